@@ -1,0 +1,1 @@
+"""`triage` commands: crawl (see crawler/cli/__init__.py)."""

@@ -1,0 +1,1 @@
+"""`triage` commands: eval (see crawler/cli/__init__.py)."""

@@ -1,0 +1,1 @@
+"""`triage` commands: networks (see crawler/cli/__init__.py)."""

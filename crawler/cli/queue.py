@@ -1,0 +1,1 @@
+"""`triage` commands: queue (see crawler/cli/__init__.py)."""

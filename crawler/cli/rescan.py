@@ -1,0 +1,1 @@
+"""`triage` commands: rescan (see crawler/cli/__init__.py)."""

@@ -1,0 +1,1 @@
+"""`triage` commands: rules (see crawler/cli/__init__.py)."""

@@ -1,0 +1,1 @@
+"""`triage` commands: serve (see crawler/cli/__init__.py)."""

@@ -1,0 +1,260 @@
+"""The Store protocol: everything triage persists goes through these methods.
+
+Two implementations pass the same contract tests: `storage.sqlite.SqliteStore` (embedded default)
+and `storage.postgres.PostgresStore` (scale-out). Open one with `storage.open_store(url)`.
+
+The frontier lives in the store so a crash loses nothing:
+
+    queued --claim()--> fetching --record_result()--> done | refused | failed
+       ^                    |
+       +-- lease expired / release() / dead worker
+
+Exactly-once results: a hit is keyed by (canonical URL, content SHA-256, rule-set version), so
+recording the same page twice (a resumed crawl, a second worker) never creates a second hit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from crawler.models import (
+    Document,
+    Entity,
+    Evaluation,
+    FetchResult,
+    Seed,
+    SeedReject,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReceipt:
+    batch_id: int
+    source: str
+    sha256: str
+    submitted_at: dt.datetime
+    accepted: int  # new URLs queued by this batch
+    duplicates: int  # lines whose URL was already known (this batch or an earlier one)
+    rejected: int  # bad lines (see rejects)
+    rejects: tuple[SeedReject, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "source": self.source,
+            "sha256": self.sha256,
+            "submitted_at": self.submitted_at.isoformat(),
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "rejects": [
+                {"source": r.source, "line": r.line, "text": r.text, "reason": r.reason}
+                for r in self.rejects
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A URL leased to one worker until `lease_until`."""
+
+    url_id: int
+    url: str
+    host: str
+    batch_id: int
+    attempts: int
+    depth: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UrlRecord:
+    url_id: int
+    url: str
+    state: str
+    reason: str | None
+    detail: str | None
+    batch_id: int
+    label: str | None
+    attempts: int
+    updated_at: dt.datetime | None
+    final_url: str | None = None
+    status: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.url_id,
+            "url": self.url,
+            "state": self.state,
+            "reason": self.reason,
+            "detail": self.detail,
+            "batch_id": self.batch_id,
+            "label": self.label,
+            "attempts": self.attempts,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "final_url": self.final_url,
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HitRecord:
+    hit_id: int
+    url: str
+    final_url: str | None
+    title: str
+    score: float
+    priority: str
+    status: str
+    indicators: list[dict[str, Any]]  # Indicator.to_json() each
+    entities: list[dict[str, Any]]  # Entity.to_json() each
+    content_sha256: str
+    fetched_at: dt.datetime
+    created_at: dt.datetime
+    ruleset_version: str
+    batch_id: int | None = None
+    assignee: str | None = None
+    page_id: int | None = None
+    previous_hit_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.hit_id,
+            "url": self.url,
+            "final_url": self.final_url,
+            "title": self.title,
+            "score": self.score,
+            "priority": self.priority,
+            "status": self.status,
+            "assignee": self.assignee,
+            "families": sorted({i["family"] for i in self.indicators}),
+            "indicators": self.indicators,
+            "entities": self.entities,
+            "content_sha256": self.content_sha256,
+            "fetched_at": self.fetched_at.isoformat(),
+            "created_at": self.created_at.isoformat(),
+            "ruleset_version": self.ruleset_version,
+            "batch_id": self.batch_id,
+            "page_id": self.page_id,
+            "previous_hit_id": self.previous_hit_id,
+            **self.extra,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOutcome:
+    page_id: int | None
+    hit_id: int | None
+    new_hit: bool  # False when an identical hit already existed (exactly-once)
+
+
+@dataclass(frozen=True, slots=True)
+class PageFeatures:
+    page_id: int
+    url_id: int
+    url: str
+    final_url: str | None
+    fetched_at: dt.datetime
+    content_sha256: str
+    title: str
+    body: str
+    contact: str
+    meta: str
+    language: str | None
+    entities: list[dict[str, Any]]  # Entity.to_json() each
+    hit_id: int | None
+    hit_status: str | None
+
+
+class Store(Protocol):
+    """Persistence for batches, the frontier, pages, hits, entities, reviews and audit."""
+
+    async def __aenter__(self) -> Store: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+    async def close(self) -> None: ...
+
+    # ---- intake
+    async def add_batch(
+        self,
+        source: str,
+        sha256: str,
+        seeds: Sequence[Seed],
+        rejects: Sequence[SeedReject],
+    ) -> BatchReceipt:
+        """Record a batch and queue its new URLs; URLs already known count as duplicates."""
+        ...
+
+    # ---- frontier
+    async def recover(self, worker: str) -> int:
+        """Make URLs whose lease expired, or that a dead worker on this host held, claimable.
+
+        Returns how many were re-queued. Called at start and periodically.
+        """
+        ...
+
+    async def claim(self, worker: str, limit: int, lease_seconds: float) -> list[Claim]:
+        """Lease up to `limit` queued URLs (oldest first) to `worker`."""
+        ...
+
+    async def renew(self, worker: str, url_ids: Sequence[int], lease_seconds: float) -> None: ...
+
+    async def release(self, worker: str, url_ids: Sequence[int]) -> None:
+        """Give leased URLs back (graceful shutdown): they return to `queued`."""
+        ...
+
+    async def reserve_host(self, host: str, interval_s: float) -> float:
+        """Atomically reserve the next request slot for `host`; returns seconds to wait first.
+
+        Holds across workers and machines: next_allowed = max(now, next_allowed) + interval.
+        """
+        ...
+
+    async def record_result(
+        self,
+        claim: Claim,
+        worker: str,
+        result: FetchResult,
+        document: Document | None,
+        evaluation: Evaluation | None,
+        entities: Sequence[Entity],
+    ) -> RecordOutcome:
+        """Write one URL's outcome in one transaction: url state, page, hit, entities."""
+        ...
+
+    async def enqueue_discovered(
+        self, parent: Claim, urls: Sequence[str], depth: int
+    ) -> int:
+        """Queue links found on a page (link following); known URLs are skipped. Returns count."""
+        ...
+
+    # ---- reading
+    async def list_urls(
+        self, state: str | None = None, batch_id: int | None = None,
+        limit: int | None = None, offset: int = 0,
+    ) -> list[UrlRecord]: ...
+
+    async def list_hits(
+        self,
+        status: str | None = "pending",
+        priority: str | None = None,
+        family: str | None = None,
+        batch_id: int | None = None,
+        text: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[HitRecord]:
+        """Hits, highest priority then score first. status None means all."""
+        ...
+
+    async def get_hit(self, hit_id: int) -> HitRecord | None: ...
+
+    async def iter_page_features(self, after_page_id: int = 0, limit: int = 1000) -> list[PageFeatures]:
+        """Pages in id order with their text, entities and hit state (networks, rescan)."""
+        ...
+
+    async def counts(self) -> dict[str, int]:
+        """URL counts by state plus 'hits' and 'flagged' (for progress and summaries)."""
+        ...
