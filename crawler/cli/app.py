@@ -33,18 +33,24 @@ def default_db() -> str:
     return os.environ.get("TRIAGE_DATABASE_URL") or os.environ.get("TRIAGE_DB") or "triage.db"
 
 
+# Use as `db: DbOption = "triage.db"` (the env vars win over that default when set).
 DbOption = Annotated[
     str,
     typer.Option(
         "--db",
         "--database-url",
-        help="SQLite path or sqlite:///PATH or postgresql://... "
-        "[env TRIAGE_DB / TRIAGE_DATABASE_URL; default ./triage.db]",
-        default_factory=default_db,
-        show_default=False,
+        help="SQLite path, sqlite:///PATH or postgresql://... "
+        "[env TRIAGE_DATABASE_URL or TRIAGE_DB; default ./triage.db]",
+        envvar=["TRIAGE_DATABASE_URL", "TRIAGE_DB"],
+        show_envvar=False,
     ),
 ]
 RulesOption = Annotated[
     Path | None,
-    typer.Option("--rules", help="Rule pack directory [env TRIAGE_RULES; default: bundled rules/]"),
+    typer.Option(
+        "--rules",
+        help="Rule pack directory [env TRIAGE_RULES; default: the bundled rules/]",
+        envvar="TRIAGE_RULES",
+        show_envvar=False,
+    ),
 ]
