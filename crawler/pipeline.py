@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import socket
 import time
@@ -272,7 +273,7 @@ async def run_worker(
             for claim in claims:
                 task = asyncio.create_task(pipeline.process(claim), name=f"url-{claim.url_id}")
                 in_flight[claim.url_id] = task
-                task.add_done_callback(lambda t, uid=claim.url_id: done(t, uid))
+                task.add_done_callback(functools.partial(_on_done, done, claim.url_id))
             if time.monotonic() - last_renew > lease_seconds / 3 and in_flight:
                 await store.renew(worker, list(in_flight), lease_seconds)
                 last_renew = time.monotonic()
@@ -294,11 +295,17 @@ async def run_worker(
     return stats
 
 
-async def _wait(stop: asyncio.Event, wakeup: asyncio.Event, timeout: float) -> None:
+def _on_done(
+    done: Callable[[asyncio.Task[Processed], int], None], url_id: int, task: asyncio.Task[Processed]
+) -> None:
+    done(task, url_id)
+
+
+async def _wait(stop: asyncio.Event, wakeup: asyncio.Event, seconds: float) -> None:
     wakeup.clear()
     waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wakeup.wait())]
     try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for w in waiters:
             w.cancel()

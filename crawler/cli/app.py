@@ -22,7 +22,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 rules_app = typer.Typer(help="Check and try indicator rules.", no_args_is_help=True)
-queue_app = typer.Typer(help="The review queue: list and review flagged pages.", no_args_is_help=True)
+queue_app = typer.Typer(
+    help="The review queue: list and review flagged pages.", no_args_is_help=True
+)
 evidence_app = typer.Typer(help="WARC evidence of flagged pages.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(queue_app, name="queue")
