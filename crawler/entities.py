@@ -1,0 +1,403 @@
+"""Phones, emails, messaging handles and crypto wallets: found, validated, normalised.
+
+    extract_entities(doc) -> [Entity]      runs on every fetched page, flagged or not
+
+Each Entity's Span points into the ORIGINAL text of its scope (title, meta, body, contact, url):
+`doc.text(span.scope)[span.start:span.end] == span.text`. The same (kind, value) is reported once
+per scope (its first occurrence).
+
+Precision over recall. A phone is accepted only when `phonenumbers` says it is a valid number
+AND its shape or its context says "phone": an international prefix (+ / 00), a contact scope,
+a phone word nearby (tel, WhatsApp, Handy, номер, ...), or a national trunk-0 mobile number.
+Candidates that look like dates, prices, IBANs, order / tracking / reference numbers or that sit
+next to such a word are dropped. Obfuscated forms are normalised first: spaced or dotted digits,
+emoji keycaps (0️⃣7️⃣...), the letter O inside a digit run, and digits spelled out in en de fr es it
+nl ro pl pt ru uk ("zero sieben sieben ..."). Wallets are accepted only when their checksum
+validates (see crawler/wallets.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import unquote, urlsplit
+
+import phonenumbers
+
+from crawler import wallets
+from crawler.models import SCOPES, Document, Entity, EntityKind, Scope, Span
+
+CONTEXT_CHARS = 40  # each side of a match in Span.context
+
+# --------------------------------------------------------------------------- spans
+
+
+def _span(scope: Scope, text: str, start: int, end: int) -> Span:
+    ctx = text[max(0, start - CONTEXT_CHARS) : end + CONTEXT_CHARS]
+    return Span(scope, start, end, text[start:end], " ".join(ctx.split()))
+
+
+# --------------------------------------------------------------------------- region hints
+
+_LANG_REGIONS: dict[str, tuple[str, ...]] = {
+    "en": ("GB", "US", "IE"), "de": ("DE", "AT", "CH"), "fr": ("FR", "BE", "CH"),
+    "es": ("ES",), "it": ("IT",), "nl": ("NL", "BE"), "ro": ("RO", "MD"), "pl": ("PL",),
+    "pt": ("PT", "BR"), "ru": ("RU", "UA"), "uk": ("UA",), "bg": ("BG",), "cs": ("CZ",),
+    "hu": ("HU",), "el": ("GR",), "sv": ("SE",), "da": ("DK",), "fi": ("FI",),
+}  # fmt: skip
+_TLD_REGION = {"uk": "GB", "eu": "", "com": "", "net": "", "org": "", "info": ""}
+
+
+def region_hints(doc: Document) -> tuple[str, ...]:
+    """Regions to parse national numbers in: the URL's country TLD first, then the language's."""
+    hints: list[str] = []
+    host = urlsplit(doc.url).hostname or ""
+    tld = host.rsplit(".", 1)[-1].lower() if "." in host else ""
+    region = _TLD_REGION.get(tld, tld.upper() if len(tld) == 2 and tld.isalpha() else "")
+    if region:
+        hints.append(region)
+    for r in _LANG_REGIONS.get((doc.language or "").lower()[:2], ()):
+        if r not in hints:
+            hints.append(r)
+    return tuple(hints)
+
+
+# --------------------------------------------------------------------------- phones
+
+_LETTER = r"[^\W\d_]"
+# one digit: a plain digit, an emoji keycap (7️⃣ / 7⃣), or a letter O standing for zero
+_D = rf"(?:\d\ufe0f?\u20e3?|(?<!{_LETTER})[oO](?!{_LETTER}))"
+_SEP = r"[ \t\u00a0.\-/()\u2013]{0,3}"
+PHONE_RE = re.compile(rf"(?<![\w+#=/&%])(?:(?:\+|\b00)\s?)?\(?{_D}(?:{_SEP}{_D}){{6,}}(?!\w)")
+
+_NUMBER_WORDS: dict[str, str] = {}
+for _digit, _words in enumerate((
+    "zero null zéro cero nul ноль нуль",
+    "one eins ein un une uno een één unu jeden um один",
+    "two zwei zwo deux dos due twee doi dwa dois duas два",
+    "three drei trois tres tre drie trei trzy três три",
+    "four vier quatre cuatro quattro patru cztery quatro четыре чотири",
+    "five fünf fuenf cinq cinco cinque vijf cinci pięć piec пять п'ять пʼять",
+    "six sechs seis sei zes șase şase sase sześć szesc шесть шість",
+    "seven sieben sept siete sette zeven șapte şapte sapte siedem sete семь сім",
+    "eight acht huit ocho otto opt osiem oito восемь вісім",
+    "nine neun neuf nueve nove negen nouă noua dziewięć dziewiec девять дев'ять девʼять",
+)):
+    for _w in _words.split():
+        _NUMBER_WORDS[_w] = str(_digit)
+_WORD_ALT = "|".join(sorted((re.escape(w) for w in _NUMBER_WORDS), key=len, reverse=True))
+_TOKEN = rf"(?:{_WORD_ALT}|\d{{1,4}})"
+SPELLED_RE = re.compile(
+    rf"(?<!\w)(?:(?:\+|plus)\s?)?{_TOKEN}(?:[\s,.\-–/]{{1,3}}{_TOKEN}){{6,}}(?!\w)", re.IGNORECASE
+)
+_SPELLED_PREFILTER = re.compile(
+    r"(?<!\w)(?:zero|null|z[ée]ro|cero|nul|ноль|нуль|seven|sieben|sept|siete|sette|zeven|"
+    r"sapte|șapte|şapte|siedem|sete|семь|сім|one|eins|uno|unu|jeden|один|two|zwei|deux|dos|"
+    r"due|twee|doi|dwa|dois|два|nine|neun|neuf|nueve|nove|negen|девять)(?!\w)",
+    re.IGNORECASE,
+)
+
+_POSITIVE = re.compile(
+    r"(?:\btel\b|\btél|\bphone|telef|t[ée]l[ée]phon|telefoon|телефон|\bтел\b|\bcall|\bring\b|"
+    r"anruf|\bruf|appel|ll[aá]m|chiam|\bbel\b|zadzwo|\bsun[aă]|звон|дзвон|mobil|handy|\bcell|"
+    r"cellulare|celular|m[óo]vil|portable|\bgsm\b|\bsms\b|\btext\b|whats|\bwa\b|viber|signal|"
+    r"telegram|kontakt|contact|contatt|contato|\bnumber|\bnummer|num[ée]ro|número|номер|"
+    r"[☎📞📱✆])",
+    re.IGNORECASE,
+)
+_NEGATIVE = re.compile(
+    r"(?:\border|bestell|auftrag|commande|pedido|ordine|zam[óo]wien|comand|заказ|invoice|"
+    r"rechnung|factur|fattur|factuur|faktur|\bref\b|\bréf|referen|riferim|tracking|sendung|"
+    r"\bpaket|parcel|\bcolis|suivi|env[íi]o|spedizion|\biban|\bbic\b|swift|\bkonto|account|"
+    r"\bcompte|cuenta|\bconto\b|rekening|\bplz\b|postcode|postal|\bzip\b|\bcap\b|\bid\b|\bsku|"
+    r"artikel|\bitem|\bean\b|isbn|serial|serien|ticket|booking|buchung|r[ée]servation|"
+    r"\breserva|prenotaz|price|preis|\bprix|precio|prezzo|prijs|\bcena\b|preço|цена|ціна|"
+    r"\bdate|datum|fecha|\bdata\b|\bbtc\b|wallet|[€$£#№]|\beur\b|\busd\b|\bchf\b|\bpln\b|"
+    r"\bron\b|\brub\b|\blei\b|\bkm\b|\bkg\b)",
+    re.IGNORECASE,
+)
+_CURRENCY_AFTER = re.compile(r"\s?(?:[€$£₽]|eur\b|euro|usd|chf|pln|ron|lei|rub|zł|,-|\.-|,\d)",
+                             re.IGNORECASE)
+_CURRENCY_BEFORE = re.compile(r"[€$£₽]\s?$")
+_DATE_RE = re.compile(
+    r"(?:\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{4}[./-]\d{1,2}[./-]\d{1,2})"
+    r"(?:\s?[-–/]\s?(?:\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{4}[./-]\d{1,2}[./-]\d{1,2}))?"
+)
+_IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+_KEYCAP_OR_O = re.compile(r"[\ufe0f\u20e3oO]")
+_WINDOW = 32  # context characters looked at before a candidate (same line)
+
+
+def _line_before(text: str, start: int) -> str:
+    lo = max(0, start - _WINDOW)
+    chunk = text[lo:start]
+    nl = chunk.rfind("\n")
+    return chunk[nl + 1 :] if nl >= 0 else chunk
+
+
+def _context_verdict(before: str) -> int:
+    """+1 a phone word is the nearest cue, -1 a non-phone word is, 0 neither is present."""
+    pos = [m.end() for m in _POSITIVE.finditer(before)]
+    neg = [m.end() for m in _NEGATIVE.finditer(before)]
+    if not pos and not neg:
+        return 0
+    return 1 if (pos[-1] if pos else -1) >= (neg[-1] if neg else -1) else -1
+
+
+def _digits_of(candidate: str) -> str:
+    out = []
+    for ch in candidate:
+        if ch.isdigit():
+            out.append(ch)
+        elif ch in "oO":
+            out.append("0")
+    return "".join(out)
+
+
+def _parse_phone(raw: str, regions: tuple[str, ...]) -> phonenumbers.PhoneNumber | None:
+    tries: tuple[str | None, ...] = (None,) if raw.startswith("+") else regions
+    for region in tries:
+        try:
+            num = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(num):
+            return num
+    return None
+
+
+_MOBILE_TYPES = {phonenumbers.PhoneNumberType.MOBILE,
+                 phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def _accept_phone(
+    scope: Scope, text: str, start: int, end: int, digits: str, intl: bool,
+    obfuscated: bool, regions: tuple[str, ...],
+) -> str | None:
+    """E.164 value when the candidate text[start:end] (digits normalised) is a phone."""
+    if not 7 <= len(digits) <= 15:
+        return None
+    candidate = text[start:end]
+    if _DATE_RE.fullmatch(candidate.strip("() ")):
+        return None
+    if _CURRENCY_AFTER.match(text, end) or _CURRENCY_BEFORE.search(text, max(0, start - 2), start):
+        return None
+    for m in _IBAN_RE.finditer(text, max(0, start - 8), min(len(text), end + 8)):
+        if m.start() < end and start < m.end():
+            return None
+    verdict = 1 if scope == "contact" else _context_verdict(_line_before(text, start))
+    if verdict < 0:
+        return None
+    raw = "+" + digits[2:] if digits.startswith("00") and intl else digits
+    if intl and not raw.startswith("+"):
+        raw = "+" + raw
+    num = _parse_phone(raw, regions)
+    if num is None:
+        return None
+    if verdict == 0 and not intl:
+        if scope == "url":
+            return None
+        trunk = digits.startswith("0") and len(digits) >= 9
+        if not (trunk and (obfuscated or phonenumbers.number_type(num) in _MOBILE_TYPES)):
+            return None
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _phones(scope: Scope, text: str, regions: tuple[str, ...],
+            taken: list[tuple[int, int]]) -> Iterator[tuple[int, int, str]]:
+    for m in PHONE_RE.finditer(text):
+        start, end = m.span()
+        if any(s < end and start < e for s, e in taken):
+            continue
+        cand = m.group()
+        stripped = cand.lstrip("(")
+        intl = stripped.startswith(("+", "00"))
+        digits = _digits_of(stripped.lstrip("+").strip())
+        obfuscated = bool(_KEYCAP_OR_O.search(cand))
+        value = _accept_phone(scope, text, start, end, digits, intl, obfuscated, regions)
+        if value:
+            yield start, end, value
+    if _SPELLED_PREFILTER.search(text) is None:
+        return
+    for m in SPELLED_RE.finditer(text):
+        start, end = m.span()
+        tokens = re.findall(rf"{_TOKEN}|\+|plus", m.group(), re.IGNORECASE)
+        if not any(t.lower() in _NUMBER_WORDS for t in tokens):
+            continue  # plain digits: the digit pass above decided already
+        intl = tokens[0].lower() in ("+", "plus")
+        digits = "".join(_NUMBER_WORDS.get(t.lower(), t) for t in tokens if t.isdigit()
+                         or t.lower() in _NUMBER_WORDS)
+        if any(s < end and start < e for s, e in taken):
+            continue
+        value = _accept_phone(scope, text, start, end, digits, intl, True, regions)
+        if value:
+            yield start, end, value
+
+
+# --------------------------------------------------------------------------- emails
+
+EMAIL_RE = re.compile(
+    r"(?<![\w.+-])([A-Za-z0-9][A-Za-z0-9._%+-]{0,63})(@|\s?[\[(]\s?(?:at|@)\s?[\])]\s?)"
+    r"((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.|\s?[\[(]\s?dot\s?[\])]\s?))+"
+    r"[A-Za-z]{2,24})(?![\w-])"
+)
+_NOT_TLD = {"png", "jpg", "jpeg", "gif", "webp", "svg", "js", "css"}
+
+
+def _emails(text: str) -> Iterator[tuple[int, int, str]]:
+    for m in EMAIL_RE.finditer(text):
+        domain = re.sub(r"\s?[\[(]\s?dot\s?[\])]\s?", ".", m.group(3))
+        if domain.rsplit(".", 1)[-1].lower() in _NOT_TLD:
+            continue
+        yield m.start(), m.end(), f"{m.group(1)}@{domain}".lower()
+
+
+# --------------------------------------------------------------------------- handles
+
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_.]{1,31}"
+LINK_RE = re.compile(
+    r"(?i)(?<![\w.])(?:https?://)?(?:www\.)?"
+    r"(?:(?P<tg>t\.me|telegram\.me|telegram\.dog)/(?:s/)?(?P<tgn>[A-Za-z][A-Za-z0-9_]{3,31})"
+    r"|(?P<wa>wa\.me|api\.whatsapp\.com/send/?\?phone=)/?\+?(?P<wan>\d{7,15})"
+    r"|signal\.me/#p/(?P<sgn>\+?\d{7,15})"
+    r"|viber://(?:chat|add|contact)\?number=(?P<vbn>(?:%2B|\+)?\d{7,15})"
+    r"|(?P<svc>onlyfans\.com|instagram\.com|snapchat\.com/add)/(?P<svn>" + _NAME + r"))"
+    r"(?![\w])"
+)
+_RESERVED_NAMES = {
+    "joinchat", "share", "addstickers", "proxy", "socks", "setlanguage", "iv", "c",
+    "p", "reel", "reels", "explore", "accounts", "stories", "about", "legal", "developer",
+    "my", "home", "terms", "privacy", "help", "login", "signup", "tv", "direct", "add",
+}  # fmt: skip
+_SVC_SUBTYPE = {"onlyfans.com": "onlyfans", "instagram.com": "instagram",
+                "snapchat.com/add": "snapchat"}
+
+_MESSENGER_WORDS = (
+    ("telegram", r"telegram|телеграмм?|\btg\b"),
+    ("whatsapp", r"whats\s?app|ватсап|вотсап|\bwa\b"),
+    ("signal", r"\bsignal\b"),
+    ("viber", r"viber|вайбер"),
+    ("snapchat", r"snapchat|\bsnap\b|\bsc\b"),
+    ("onlyfans", r"onlyfans|\bof\b"),
+    ("instagram", r"instagram|\binsta\b|\big\b"),
+)
+MESSENGER_RE = re.compile(
+    "|".join(f"(?P<{name}>{pat})" for name, pat in _MESSENGER_WORDS), re.IGNORECASE
+)
+AT_HANDLE_RE = re.compile(r"(?<![\w@.])@([A-Za-z][A-Za-z0-9_.]{2,31})(?![\w@])")
+_HANDLE_WINDOW = 40
+
+
+def _digits_to_e164(digits: str) -> str | None:
+    digits = unquote(digits).lstrip("+")
+    num = _parse_phone("+" + digits, ())
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164) if num else None
+
+
+def _handles(text: str) -> Iterator[tuple[EntityKind, str, int, int, str]]:
+    """(kind, subtype, start, end, value) for links and @handles near a messenger word."""
+    for m in LINK_RE.finditer(text):
+        start, end = m.span()
+        if m.group("tgn"):
+            name = m.group("tgn").lower()
+            if name not in _RESERVED_NAMES:
+                yield "handle", "telegram", start, end, f"telegram:{name}"
+            continue
+        number = m.group("wan") or m.group("sgn") or m.group("vbn")
+        if number:
+            subtype = "whatsapp" if m.group("wan") else "signal" if m.group("sgn") else "viber"
+            e164 = _digits_to_e164(number)
+            if e164:
+                yield "handle", subtype, start, end, f"{subtype}:{e164}"
+                yield "phone", "", start, end, e164
+            continue
+        name = m.group("svn").lower().rstrip(".")
+        if name not in _RESERVED_NAMES:
+            sub = _SVC_SUBTYPE[m.group("svc").lower()]
+            yield "handle", sub, start, end, f"{sub}:{name}"
+    if "@" not in text:
+        return
+    for m in AT_HANDLE_RE.finditer(text):
+        lo = max(0, m.start() - _HANDLE_WINDOW)
+        before = text[lo : m.start()]
+        before = before[before.rfind("\n") + 1 :]
+        words = list(MESSENGER_RE.finditer(before))
+        if not words:
+            continue
+        subtype = next(k for k, v in words[-1].groupdict().items() if v)
+        name = m.group(1).lower().rstrip(".")
+        yield "handle", subtype, m.start(), m.end(), f"{subtype}:{name}"
+
+
+# --------------------------------------------------------------------------- wallets
+
+WALLET_RE = re.compile(
+    r"(?<![\w])(?:"
+    r"(?P<b58>[13LMT][1-9A-HJ-NP-Za-km-z]{25,34})"
+    r"|(?P<bech>(?:bc|BC|ltc|LTC)1[ac-hj-np-zAC-HJ-NP-Z02-9]{8,87})"
+    r"|(?P<eth>0[xX][0-9a-fA-F]{40})"
+    r"|(?P<xmr>[48][1-9A-HJ-NP-Za-km-z]{94}(?:[1-9A-HJ-NP-Za-km-z]{11})?)"
+    r")(?![\w])"
+)
+_WALLET_PREFILTER = re.compile(r"[13LMT48][1-9A-HJ-NP-Za-km-z]{25}|bc1|ltc1|0x[0-9a-f]{40}",
+                               re.IGNORECASE)
+
+
+def _wallets(text: str) -> Iterator[tuple[int, int, str, str]]:
+    """(start, end, subtype, value) of addresses whose checksum validates."""
+    if _WALLET_PREFILTER.search(text) is None:
+        return
+    for m in WALLET_RE.finditer(text):
+        s = m.group()
+        if m.group("b58"):
+            sub = wallets.base58_wallet(s)
+            if sub:
+                yield m.start(), m.end(), sub, s
+        elif m.group("bech"):
+            sub = wallets.segwit_wallet(s)
+            if sub:
+                yield m.start(), m.end(), sub, s.lower()
+        elif m.group("eth"):
+            if wallets.eth_valid(s):
+                yield m.start(), m.end(), "eth", "0x" + s[2:].lower()
+        elif wallets.xmr_valid(s):
+            yield m.start(), m.end(), "xmr", s
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def extract_scope(scope: Scope, text: str, regions: tuple[str, ...] = ()) -> list[Entity]:
+    """Entities in one scope's text, first occurrence of each (kind, value), in text order."""
+    found: list[Entity] = []
+    seen: set[tuple[str, str]] = set()
+    taken: list[tuple[int, int]] = []
+
+    def add(kind: EntityKind, subtype: str, start: int, end: int, value: str) -> None:
+        taken.append((start, end))
+        if (kind, value) in seen:
+            return
+        seen.add((kind, value))
+        found.append(Entity(kind, value, _span(scope, text, start, end), subtype))
+
+    if not text:
+        return found
+    for start, end, sub, value in _wallets(text):
+        add("wallet", sub, start, end, value)
+    for start, end, value in _emails(text):
+        add("email", "", start, end, value)
+    for kind, sub, start, end, value in _handles(text):
+        add(kind, sub, start, end, value)
+    for start, end, value in _phones(scope, text, regions, taken):
+        add("phone", "", start, end, value)
+    found.sort(key=lambda e: (e.span.start, e.kind))
+    return found
+
+
+def extract_entities(doc: Document) -> list[Entity]:
+    """Every validated phone, email, handle and wallet on the page, per scope, with its span."""
+    regions = region_hints(doc)
+    out: list[Entity] = []
+    for scope in SCOPES:
+        out.extend(extract_scope(scope, doc.text(scope), regions))
+    return out
