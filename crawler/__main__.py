@@ -1,0 +1,5 @@
+"""`python -m crawler ...` is the same as `triage ...`."""
+
+from crawler.cli import main
+
+main()
