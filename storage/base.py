@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from crawler.errors import StoreError
 from crawler.models import (
     Document,
     Entity,
@@ -169,6 +170,88 @@ class PageFeatures:
     hit_status: str | None
 
 
+class UnknownHitError(StoreError, LookupError):
+    """No hit with that id (the CLI prints one line and exits 2)."""
+
+    def __init__(self, hit_id: int) -> None:
+        super().__init__(f"no hit with id {hit_id}")
+        self.hit_id = hit_id
+
+
+REVIEW_VERDICTS: tuple[str, ...] = ("confirmed", "dismissed", "escalated", "pending")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One append-only audit entry: who did what to which hit, when, from what to what."""
+
+    audit_id: int
+    hit_id: int | None
+    actor: str
+    at: dt.datetime
+    action: str  # flagged | carried_forward | review | assign | purge
+    from_value: str | None
+    to_value: str | None
+    note: str
+    url: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.audit_id,
+            "hit_id": self.hit_id,
+            "url": self.url,
+            "actor": self.actor,
+            "at": self.at.isoformat(),
+            "action": self.action,
+            "from": self.from_value,
+            "to": self.to_value,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    batch_id: int
+    source: str
+    sha256: str
+    submitted_at: dt.datetime
+    accepted: int
+    duplicates: int
+    rejected: int
+    states: dict[str, int] = field(default_factory=dict)  # this batch's URLs by state
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "source": self.source,
+            "sha256": self.sha256,
+            "submitted_at": self.submitted_at.isoformat(),
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "states": self.states,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRef:
+    """Where a page's WARC response record lives (see crawler/evidence.py)."""
+
+    page_id: int
+    file: str
+    offset: int
+    length: int | None
+    record_sha256: str | None  # SHA-256 of the record's bytes as stored (gzip member)
+    payload_sha256: str | None  # SHA-256 of the body (pages.sha256)
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeReport:
+    hits: int  # dismissed hits whose evidence was purged
+    pages: int  # pages whose text was blanked
+    evidence: tuple[EvidenceRef, ...] = ()  # WARC records the caller should drop
+
+
 class Store(Protocol):
     """Persistence for batches, the frontier, pages, hits, entities, reviews and audit."""
 
@@ -183,8 +266,14 @@ class Store(Protocol):
         sha256: str,
         seeds: Sequence[Seed],
         rejects: Sequence[SeedReject],
+        *,
+        duplicates: int = 0,
     ) -> BatchReceipt:
-        """Record a batch and queue its new URLs; URLs already known count as duplicates."""
+        """Record a batch and queue its new URLs; URLs already known count as duplicates.
+
+        `duplicates`: lines the seed reader already dropped as repeats within the file (added
+        to the receipt's count). `seeds` may be any iterable (the 1M-URL bench streams them).
+        """
         ...
 
     # ---- frontier
@@ -251,10 +340,61 @@ class Store(Protocol):
 
     async def get_hit(self, hit_id: int) -> HitRecord | None: ...
 
-    async def iter_page_features(self, after_page_id: int = 0, limit: int = 1000) -> list[PageFeatures]:
+    async def iter_page_features(
+        self, after_page_id: int = 0, limit: int = 1000
+    ) -> list[PageFeatures]:
         """Pages in id order with their text, entities and hit state (networks, rescan)."""
         ...
 
     async def counts(self) -> dict[str, int]:
         """URL counts by state plus 'hits' and 'flagged' (for progress and summaries)."""
         ...
+
+    # ---- review (added by storage; every change appends to the audit log)
+    async def review(
+        self, hit_id: int, verdict: str, reviewer: str, note: str = ""
+    ) -> HitRecord:
+        """Set a hit's status (confirmed|dismissed|escalated|pending).
+
+        An unknown id raises UnknownHitError."""
+        ...
+
+    async def review_where(
+        self,
+        verdict: str,
+        reviewer: str,
+        note: str = "",
+        *,
+        status: str | None = "pending",
+        priority: str | None = None,
+        family: str | None = None,
+        batch_id: int | None = None,
+        text: str | None = None,
+        hit_ids: Sequence[int] | None = None,
+    ) -> list[int]:
+        """Bulk review: every hit matching the filter (as list_hits). Returns the ids changed."""
+        ...
+
+    async def assign(self, hit_id: int, assignee: str | None, actor: str) -> HitRecord: ...
+
+    async def list_audit(
+        self, hit_id: int | None = None, actor: str | None = None,
+        limit: int | None = None, offset: int = 0,
+    ) -> list[AuditRecord]:
+        """Audit entries, oldest first."""
+        ...
+
+    async def purge_dismissed(
+        self, older_than_days: float, actor: str = "retention"
+    ) -> PurgeReport:
+        """Retention: blank page text, entities and indicator evidence of hits dismissed more
+        than N days ago; audit entries stay. Returns the WARC records to drop."""
+        ...
+
+    async def list_evidence(self) -> list[EvidenceRef]:
+        """Every page with a WARC record (for `triage evidence verify`)."""
+        ...
+
+    async def list_batches(self) -> list[BatchRecord]: ...
+
+    async def get_batch(self, batch_id: int) -> BatchRecord | None: ...

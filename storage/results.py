@@ -1,0 +1,187 @@
+"""record_result: one URL's outcome (url state, page, hit, entities, audit) in one transaction.
+
+Exactly-once: a hit is keyed by (canonical URL, content SHA-256, rule-set version) and inserted
+with ON CONFLICT DO NOTHING, so a resumed crawl or a second worker never writes it twice.
+
+Versions and reviewer decisions:
+- the same page content under the same rule set is the same hit (a dismissed page that comes
+  back unchanged stays dismissed and does not return to the queue);
+- changed content gives a new pending hit linked to the URL's previous hit (previous_hit_id);
+- the same content re-evaluated under a new rule-set version gives a new hit linked to the old
+  one that *carries the reviewer's verdict forward* (status, reviewer, reviewed time), with an
+  audit entry `carried_forward` naming the hit it came from. Changed text always needs a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from crawler.models import Document, Entity, Evaluation, FetchResult, Outcome
+from storage.base import Claim, RecordOutcome
+from storage.sqlbase import SqlBase, Tx, dumps, families_key, priority_rank
+
+EVIDENCE_PREFIX = "x-triage-warc-"
+
+
+class ResultsMixin(SqlBase):
+    async def record_result(
+        self,
+        claim: Claim,
+        worker: str,
+        result: FetchResult,
+        document: Document | None,
+        evaluation: Evaluation | None,
+        entities: Sequence[Entity],
+    ) -> RecordOutcome:
+        self._check_open()
+        now = self._now()
+        state = {
+            Outcome.FETCHED: "done",
+            Outcome.REFUSED: "refused",
+            Outcome.FAILED: "failed",
+        }[result.outcome]
+        async with self._tx() as tx:
+            held = await tx.execute(
+                "UPDATE urls SET state = ?, reason = ?, detail = ?, lease_owner = NULL, "
+                "lease_until = NULL, updated_at = ? "
+                "WHERE id = ? AND lease_owner = ? AND state = 'fetching'",
+                (state, result.reason.value, result.detail, now, claim.url_id, worker),
+            )
+            if not held:  # the lease expired and someone else has (or had) the URL
+                return RecordOutcome(page_id=None, hit_id=None, new_hit=False)
+            if result.outcome is not Outcome.FETCHED:
+                return RecordOutcome(page_id=None, hit_id=None, new_hit=False)
+            page_id = await self._insert_page(tx, claim, result, document, now)
+            if entities:
+                await tx.executemany(
+                    "INSERT INTO entities (page_id, kind, subtype, value, span) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (page_id, e.kind, e.subtype, e.value, dumps(e.span.to_json()))
+                        for e in entities
+                    ],
+                )
+            if evaluation is None or not evaluation.flagged or not result.sha256:
+                return RecordOutcome(page_id=page_id, hit_id=None, new_hit=False)
+            hit_id, new = await self._insert_hit(
+                tx, claim, worker, result, evaluation, page_id, now
+            )
+            return RecordOutcome(page_id=page_id, hit_id=hit_id, new_hit=new)
+
+    async def _insert_page(
+        self, tx: Tx, claim: Claim, result: FetchResult, doc: Document | None, now: float
+    ) -> int:
+        headers = {k: v for k, v in result.headers.items() if not k.startswith(EVIDENCE_PREFIX)}
+        ev = {k[len(EVIDENCE_PREFIX):]: v for k, v in result.headers.items()
+              if k.startswith(EVIDENCE_PREFIX)}
+        prev = await tx.fetchone(
+            "SELECT max(id) AS id FROM pages WHERE url_id = ?", (claim.url_id,)
+        )
+        row = await tx.fetchone(
+            "INSERT INTO pages (url_id, final_url, status, headers, content_type, bytes, sha256, "
+            "fetched_at, title, body, contact, meta, language, legal_basis, previous_page_id, "
+            "warc_file, warc_offset, warc_length, warc_sha256) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                claim.url_id,
+                result.final_url,
+                result.status,
+                dumps(headers),
+                result.content_type,
+                len(result.body),
+                result.sha256,
+                result.fetched_at.timestamp(),
+                doc.title if doc else "",
+                doc.body if doc else "",
+                doc.contact if doc else "",
+                doc.meta if doc else "",
+                doc.language if doc else None,
+                result.legal_basis,
+                prev["id"] if prev else None,
+                ev.get("file"),
+                _int(ev.get("offset")),
+                _int(ev.get("length")),
+                ev.get("record_sha256"),
+            ),
+        )
+        assert row is not None
+        return int(row["id"])
+
+    async def _insert_hit(
+        self,
+        tx: Tx,
+        claim: Claim,
+        worker: str,
+        result: FetchResult,
+        evaluation: Evaluation,
+        page_id: int,
+        now: float,
+    ) -> tuple[int, bool]:
+        sha = result.sha256
+        previous = await tx.fetchone(
+            "SELECT id, content_sha256, ruleset_version, status, reviewer, reviewed_at "
+            "FROM hits WHERE url_id = ? ORDER BY id DESC LIMIT 1",
+            (claim.url_id,),
+        )
+        row = await tx.fetchone(
+            "INSERT INTO hits (page_id, url_id, url, content_sha256, ruleset_version, score, "
+            "priority, priority_rank, families, indicators, status, created_at, previous_hit_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) "
+            "ON CONFLICT (url, content_sha256, ruleset_version) DO NOTHING RETURNING id",
+            (
+                page_id,
+                claim.url_id,
+                claim.url,
+                sha,
+                evaluation.ruleset_version,
+                float(evaluation.score),
+                evaluation.priority,
+                priority_rank(evaluation.priority),
+                families_key(i.family for i in evaluation.indicators),
+                dumps([i.to_json() for i in evaluation.indicators]),
+                now,
+                previous["id"] if previous else None,
+            ),
+        )
+        if row is None:  # exactly-once: this (url, content, rule set) already has its hit
+            existing = await tx.fetchone(
+                "SELECT id FROM hits WHERE url = ? AND content_sha256 = ? AND ruleset_version = ?",
+                (claim.url, sha, evaluation.ruleset_version),
+            )
+            assert existing is not None
+            return int(existing["id"]), False
+        hit_id = int(row["id"])
+        await self._audit(tx, hit_id, worker, now, "flagged", None, "pending",
+                          f"{evaluation.priority} {evaluation.score:g} "
+                          f"ruleset {evaluation.ruleset_version}")
+        if (
+            previous is not None
+            and previous["content_sha256"] == sha
+            and previous["status"] != "pending"
+        ):
+            await tx.execute(
+                "UPDATE hits SET status = ?, reviewer = ?, reviewed_at = ? WHERE id = ?",
+                (previous["status"], previous["reviewer"], previous["reviewed_at"], hit_id),
+            )
+            await self._audit(
+                tx, hit_id, "system", now, "carried_forward", "pending", previous["status"],
+                f"verdict of hit {previous['id']} (same content, ruleset "
+                f"{previous['ruleset_version']} -> {evaluation.ruleset_version})",
+            )
+        return hit_id, True
+
+    async def _audit(
+        self, tx: Tx, hit_id: int | None, actor: str, at: float, action: str,
+        from_value: str | None, to_value: str | None, note: str = "",
+    ) -> None:
+        await tx.execute(
+            "INSERT INTO audit (hit_id, actor, at, action, from_value, to_value, note) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (hit_id, actor, at, action, from_value, to_value, note),
+        )
+
+
+def _int(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    return int(value)

@@ -1,0 +1,126 @@
+"""What SQLite and PostgreSQL share: a tiny transaction seam and the conversions around it.
+
+Each backend gives `_tx(write=...)`, an async context manager yielding a `Tx`; SQL is written once
+with `?` placeholders (the PostgreSQL Tx turns them into `%s`). Dialect differences are a handful
+of attributes (`GREATEST`, `SKIP_LOCKED`, `FOR_UPDATE`) and two overridable methods (bulk URL
+insert, dead-local-worker recovery).
+
+Times are stored as UNIX epoch seconds (UTC) and read back as aware datetimes. The clock is the
+worker's own (`clock`, injectable); hosts running workers are expected to keep NTP time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from crawler.errors import StoreError
+from crawler.models import PRIORITY_ORDER
+
+Row = dict[str, Any]
+
+
+class Tx(Protocol):
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; returns the number of rows it changed."""
+        ...
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int: ...
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+
+    async def script(self, sql: str) -> None:
+        """Run a migration file (several statements, no parameters)."""
+        ...
+
+
+class SqlBase:
+    """State and seams shared by the store mixins; backends fill in `_tx`."""
+
+    GREATEST = "MAX"
+    SKIP_LOCKED = ""
+    FOR_UPDATE = ""
+    dialect = "sqlite"
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._closed = False
+
+    def _tx(self, write: bool = True) -> AbstractAsyncContextManager[Tx]:
+        raise NotImplementedError
+
+    def _now(self) -> float:
+        return self._clock()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def host_of(url: str) -> str:
+    """The politeness key stored with a URL: lower-case host, with a non-default port."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        return ""
+    if port and not (
+        (parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)
+    ):
+        return f"{host}:{port}"
+    return host
+
+
+def to_dt(value: float | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return dt.datetime.fromtimestamp(float(value), dt.UTC)
+
+
+def to_dt_req(value: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(float(value), dt.UTC)
+
+
+def epoch(value: dt.datetime) -> float:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.timestamp()
+
+
+def priority_rank(priority: str) -> int:
+    return PRIORITY_ORDER.get(priority, 0)
+
+
+def families_key(families: Iterable[str]) -> str:
+    """`,a,b,` so that `LIKE '%,a,%'` finds a family exactly."""
+    return "," + ",".join(sorted(set(families))) + ","
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def loads(value: str | None, default: Any) -> Any:
+    if not value:
+        return default
+    return json.loads(value)
+
+
+def in_list(ids: Sequence[Any]) -> str:
+    return "(" + ",".join("?" for _ in ids) + ")"
+
+
+def chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
