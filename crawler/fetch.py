@@ -1,0 +1,520 @@
+"""The only place that does HTTP. One shared httpx.AsyncClient; every hop checked; never raises.
+
+    async with Fetcher(settings) as fetcher:
+        result = await fetcher.fetch("https://example.org/ad/1")   # always a FetchResult
+
+For each hop (the URL asked for, then every redirect, at most `max_redirects`):
+
+    scheme -> source policy -> host paused? -> numeric-host tricks -> DNS -> EVERY address vetted
+    (netguard) -> robots.txt (per origin, cached, fail closed) -> per-host politeness slot
+    -> GET on a connection PINNED to the vetted address (no second lookup: DNS rebinding;
+       Host header and TLS SNI keep the name) -> status (429/5xx: host backoff + bounded retry)
+    -> Content-Type from headers (refused unread) -> streamed body decoded with a cap on the
+       DECODED bytes, first bytes sniffed for media/archive/executable magic, total deadline.
+
+Retries (tenacity) live in `_exchange` only: transport errors, 429 and 5xx, `settings.retries`.
+No cookies are kept, no forms are sent, no JavaScript is run, no sub-resource is requested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import http.cookiejar
+import re
+import time
+import urllib.request
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+import structlog
+from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_none
+
+from crawler.decoding import ACCEPT_ENCODING, SNIFF_MIN, DecodeError, decoder_for, sniff_media
+from crawler.models import FetchResult, Outcome, Reason, utcnow
+from crawler.netguard import AddressGuard, Resolver, system_resolver, vet_host
+from crawler.policy import SourcePolicy
+from crawler.politeness import HostLimits, HostSlot, Pace, parse_retry_after
+from crawler.robots import RobotsCache, RobotsResponse, max_age
+from crawler.settings import FetchSettings
+
+log = structlog.get_logger("triage.fetch")
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+KEPT_HEADERS = (
+    "content-type", "content-length", "content-encoding", "content-language", "last-modified",
+    "etag", "date", "server", "location", "retry-after", "cache-control", "x-robots-tag",
+)
+ACCEPT = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8"
+_CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.I)
+
+# host -> vetted address, for the task that is sending a request (see PinnedBackend)
+_PINS: ContextVar[dict[str, str] | None] = ContextVar("triage_pins", default=None)
+
+
+# --------------------------------------------------------------------------- connection pinning
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to the address fetch.py vetted for this host in this task; never resolves.
+
+    httpcore still uses the host *name* for TLS SNI and certificate checks, and httpx for the
+    Host header. A connection with no pin is refused (fail closed). `connects` logs every attempt.
+    """
+
+    def __init__(self, guard: AddressGuard, passthrough: set[str] | None = None) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._guard = guard
+        self._passthrough = passthrough or set()  # the configured proxy, resolved normally
+        self.connects: list[tuple[str, int]] = []
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        key = host.strip("[]").lower()
+        if key in self._passthrough:
+            return await self._inner.connect_tcp(host, port, timeout, local_address,
+                                                 socket_options)
+        ip = (_PINS.get() or {}).get(key)
+        if ip is None:
+            raise httpcore.ConnectError(f"refusing a connection to {host}: address not vetted")
+        why = self._guard.check(ip)
+        if why is not None:
+            raise httpcore.ConnectError(f"refusing a connection to {host}: {why}")
+        self.connects.append((ip, port))
+        return await self._inner.connect_tcp(ip, port, timeout, local_address, socket_options)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are never used")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _NoCookies(http.cookiejar.CookiePolicy):
+    """Never store and never send a cookie."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: urllib.request.Request) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: urllib.request.Request) -> bool:
+        return False
+
+
+# --------------------------------------------------------------------------- one exchange
+
+
+@dataclass
+class _Exchange:
+    """One request/response (after retries): a redirect, a final answer, or why not."""
+
+    kind: Literal["redirect", "done", "refused", "failed"]
+    reason: Reason = Reason.OK
+    detail: str = ""
+    status: int | None = None
+    location: str | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    content_type: str | None = None
+    charset: str | None = None
+    retryable: bool = False
+    http_version: str = "HTTP/1.1"
+
+
+class _Vetted:
+    def __init__(self, host: str, ip: str) -> None:
+        self.host = host
+        self.ip = ip
+
+
+def _media_type(value: str | None) -> tuple[str | None, str | None]:
+    if not value:
+        return None, None
+    media = value.split(";", 1)[0].strip().lower() or None
+    m = _CHARSET.search(value)
+    return media, (m.group(1).lower() if m else None)
+
+
+def _host_key(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower().rstrip(".")
+
+
+class Fetcher:
+    """Owns one httpx.AsyncClient, the robots cache and the per-host politeness slots."""
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        *,
+        policy: SourcePolicy | None = None,
+        pace: Pace | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        if policy is None:
+            policy = (SourcePolicy.load(settings.sources_path) if settings.sources_path
+                      else SourcePolicy())
+        self.policy = policy
+        self.guard = AddressGuard(settings.allow_cidrs)
+        self._pace = pace
+        self._resolver: Resolver = resolver or system_resolver
+        self._clock = clock
+        proxy_host = urlsplit(settings.proxy).hostname if settings.proxy else None
+        self.backend = PinnedBackend(self.guard, {proxy_host.lower()} if proxy_host else None)
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._state = "new"
+        self._slots: dict[str, HostSlot] = {}
+        self._global = asyncio.Semaphore(settings.concurrency)
+        self.robots = RobotsCache(settings, self._fetch_robots, clock=clock)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Fetcher:
+        if self._state != "new":
+            raise RuntimeError("a Fetcher can be opened only once")
+        s = self.settings
+        transport = self._transport
+        if transport is None:
+            built = httpx.AsyncHTTPTransport(
+                limits=httpx.Limits(max_connections=s.concurrency * 2,
+                                    max_keepalive_connections=s.concurrency),
+                proxy=s.proxy, trust_env=False,
+            )
+            built._pool._network_backend = self.backend  # pin every connection (see class doc)
+            transport = built
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            follow_redirects=False,
+            trust_env=False,
+            cookies=httpx.Cookies(http.cookiejar.CookieJar(policy=_NoCookies())),
+            timeout=httpx.Timeout(connect=s.connect_timeout, read=s.read_timeout,
+                                  write=s.read_timeout, pool=s.total_timeout),
+            headers={"User-Agent": s.user_agent, "Accept": ACCEPT,
+                     "Accept-Encoding": ACCEPT_ENCODING, "Accept-Language": "*"},
+        )
+        await self._client.__aenter__()
+        self._state = "open"
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> None:
+        self._state = "closed"
+        if self._client is not None:
+            await self._client.__aexit__(exc_type, exc, tb)
+
+    # ------------------------------------------------------------------ link policy
+
+    def should_follow(self, parent_url: str, link: str, depth: int) -> bool:
+        """May a link found on `parent_url` be queued at `depth`? (source policy follow rules)"""
+        rule = self.policy.rule_for(_host_key(parent_url))
+        if depth > rule.max_depth or urlsplit(link).scheme.lower() not in ("http", "https"):
+            return False
+        if self.policy.decide(link) is not None:
+            return False
+        if rule.same_site and not _same_site(parent_url, link):
+            return False
+        if rule.include and not any(p.search(link) for p in rule.include):
+            return False
+        return not any(p.search(link) for p in rule.exclude)
+
+    def legal_basis(self, url: str) -> str | None:
+        return self.policy.legal_basis(url)
+
+    def slot(self, host: str) -> HostSlot:
+        slot = self._slots.get(host)
+        if slot is None:
+            s, rule = self.settings, self.policy.rule_for(host)
+            limits = HostLimits(
+                rate=s.per_host_rps if rule.rate is None else rule.rate,
+                concurrency=rule.concurrency or s.per_host_concurrency,
+                backoff_base=s.backoff_base, backoff_max=s.backoff_max,
+                fail_limit=s.host_fail_limit, pause=s.host_pause,
+            )
+            slot = self._slots[host] = HostSlot(host, limits, clock=self._clock)
+        return slot
+
+    # ------------------------------------------------------------------ fetch
+
+    async def fetch(self, url: str) -> FetchResult:
+        """Fetch one URL. Never raises (except CancelledError): every outcome is a FetchResult."""
+        started = time.monotonic()
+        try:
+            result = await self._fetch(url, started)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug must become a recorded outcome, not a dead worker
+            log.exception("fetch_internal_error", url=url)
+            result = self._result(url, started, Outcome.FAILED, Reason.INTERNAL,
+                                  f"internal error: {type(exc).__name__}: {exc}")
+        log.debug("fetch", url=url, outcome=result.outcome.value, reason=result.reason.value,
+                  status=result.status, detail=result.detail)
+        return result
+
+    def _result(self, url: str, started: float, outcome: Outcome, reason: Reason, detail: str,
+                **kw: Any) -> FetchResult:
+        return FetchResult(
+            url=url, outcome=outcome, reason=reason, detail=detail, fetched_at=utcnow(),
+            elapsed_ms=(time.monotonic() - started) * 1000.0, legal_basis=self.legal_basis(url),
+            **kw,
+        )
+
+    async def _fetch(self, url: str, started: float) -> FetchResult:
+        if self._client is None or self._state != "open":
+            raise RuntimeError("use `async with Fetcher(...)` before fetch()")
+        redirects: list[str] = []
+        current = url
+        for hop in range(self.settings.max_redirects + 1):
+            vetted = await self._vet(current, robots=True)
+            if not isinstance(vetted, _Vetted):
+                outcome, reason, detail = vetted
+                if hop > 0 and outcome is Outcome.REFUSED:
+                    reason, detail = Reason.REDIRECT_REFUSED, (
+                        f"redirect {hop} to {current} refused ({reason.value}): {detail}")
+                return self._result(url, started, outcome, reason, detail, final_url=current,
+                                    redirects=tuple(redirects))
+            ex = await self._exchange(current, vetted, robots_txt=False)
+            if ex.kind == "redirect" and ex.location is not None:
+                redirects.append(current)
+                current = ex.location
+                continue
+            headers = {k: v for k, v in ((k.lower(), v) for k, v in ex.headers)
+                       if k in KEPT_HEADERS}
+            outcome = {"done": Outcome.FETCHED, "refused": Outcome.REFUSED,
+                       "failed": Outcome.FAILED}.get(ex.kind, Outcome.FETCHED)
+            return self._result(
+                url, started, outcome, ex.reason, ex.detail, final_url=current,
+                status=ex.status, headers=headers, content_type=ex.content_type,
+                charset=ex.charset, body=ex.body,
+                sha256=hashlib.sha256(ex.body).hexdigest() if outcome is Outcome.FETCHED
+                else None,
+                redirects=tuple(redirects), raw_headers=tuple(ex.headers),
+                http_version=ex.http_version,
+            )
+        return self._result(
+            url, started, Outcome.REFUSED, Reason.TOO_MANY_REDIRECTS,
+            f"more than {self.settings.max_redirects} redirects (last: {current})",
+            final_url=current, redirects=tuple(redirects),
+        )
+
+    async def _vet(self, url: str, *, robots: bool) -> _Vetted | tuple[Outcome, Reason, str]:
+        """Every check before a request to `url`; the vetted address to pin, or why not."""
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https"):
+            scheme = parts.scheme or "(none)"
+            return Outcome.REFUSED, Reason.SCHEME, f"scheme {scheme!r} is not http/https"
+        host = _host_key(url)
+        if not host:
+            return Outcome.REFUSED, Reason.SCHEME, f"URL has no host: {url}"
+        if parts.username is not None or parts.password is not None:
+            return Outcome.REFUSED, Reason.POLICY, "URL carries credentials (user:password@)"
+        if robots:  # page fetches; robots.txt itself is only vetted for scheme and address
+            why = self.policy.decide(url)
+            if why is not None:
+                return Outcome.REFUSED, Reason.POLICY, why
+            paused = self.slot(host).paused()
+            if paused is not None:
+                return Outcome.REFUSED, Reason.HOST_PAUSED, paused
+        try:
+            port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        except ValueError:
+            return Outcome.REFUSED, Reason.SCHEME, f"invalid port in {url}"
+        try:
+            ip, why = await vet_host(host, port, self.guard, self._resolver)
+        except LookupError as exc:
+            return Outcome.FAILED, Reason.DNS, str(exc)
+        if ip is None:
+            return Outcome.REFUSED, Reason.ADDRESS, why or "address refused"
+        vetted = _Vetted(host, ip)
+        if robots:
+            refusal = await self.robots.refusal(url)
+            self.slot(host).set_crawl_delay(await self.robots.crawl_delay(url))
+            if refusal is not None:
+                return Outcome.REFUSED, Reason.ROBOTS, refusal
+        return vetted
+
+    async def _fetch_robots(self, robots_url: str) -> RobotsResponse:
+        """GET /robots.txt, redirects up to 5 hops, each vetted by scheme and netguard."""
+        current = robots_url
+        for _hop in range(5 + 1):
+            vetted = await self._vet(current, robots=False)
+            if not isinstance(vetted, _Vetted):
+                return RobotsResponse(error=f"{current}: {vetted[2]}")
+            ex = await self._exchange(current, vetted, robots_txt=True)
+            if ex.kind == "redirect" and ex.location is not None:
+                current = ex.location
+                continue
+            if ex.status is None:
+                return RobotsResponse(error=ex.detail)
+            cache = next((v for k, v in ex.headers if k.lower() == "cache-control"), None)
+            return RobotsResponse(status=ex.status, body=ex.body, max_age=max_age(cache))
+        return RobotsResponse(error="more than 5 redirects")
+
+    # ------------------------------------------------------------------ exchange (+ retries)
+
+    async def _exchange(self, url: str, vetted: _Vetted, *, robots_txt: bool) -> _Exchange:
+        """One GET, retried for transport errors, 429 and 5xx only (robots.txt: never)."""
+        attempts = 1 if robots_txt else self.settings.retries + 1
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_none(),  # the host slot waits out the backoff before the next attempt
+            retry=retry_if_result(lambda ex: ex.retryable),
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )
+        result: _Exchange = await retrying(self._once, url, vetted, robots_txt)
+        if result.retryable:
+            tries = f" after {attempts} attempts" if attempts > 1 else ""
+            result.detail += tries
+        return result
+
+    async def _once(self, url: str, vetted: _Vetted, robots_txt: bool) -> _Exchange:
+        assert self._client is not None
+        slot = self.slot(vetted.host)
+        paused = slot.paused()
+        if paused is not None and not robots_txt:
+            return _Exchange("refused", Reason.HOST_PAUSED, paused)
+        s = self.settings
+        async with self._global, slot.turn(self._pace):
+            token = _PINS.set({vetted.host: vetted.ip})
+            try:
+                async with asyncio.timeout(s.total_timeout):
+                    request = self._client.build_request("GET", url)
+                    response = await self._client.send(request, stream=True)
+                    try:
+                        ex = await self._read(url, response, robots_txt)
+                    finally:
+                        await response.aclose()
+            except TimeoutError:
+                slot.failed("deadline")
+                return _Exchange("failed", Reason.TIMEOUT,
+                                 f"no complete response within {s.total_timeout:g} s "
+                                 "(total deadline); connection cut")
+            except httpx.TimeoutException as exc:
+                slot.failed("timeout")
+                return _Exchange("failed", Reason.TIMEOUT,
+                                 f"{type(exc).__name__}: {exc or 'timed out'}", retryable=True)
+            except httpx.TransportError as exc:
+                slot.failed("network error")
+                return _Exchange("failed", Reason.NETWORK,
+                                 f"{type(exc).__name__}: {exc}", retryable=True)
+            finally:
+                _PINS.reset(token)
+        return ex
+
+    async def _read(self, url: str, response: httpx.Response, robots_txt: bool) -> _Exchange:
+        s = self.settings
+        slot = self.slot(_host_key(url))
+        status = response.status_code
+        raw_headers = [(k.decode("latin-1"), v.decode("latin-1"))
+                       for k, v in response.headers.raw]
+        base: dict[str, Any] = {
+            "status": status, "headers": raw_headers, "http_version": response.http_version,
+        }
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            slot.failed(f"HTTP {status}", retry_after if status in (429, 503) else None)
+            return _Exchange("failed", Reason.HTTP_STATUS, f"HTTP {status}", retryable=True,
+                             **base)
+        slot.succeeded()
+        location = response.headers.get("location")
+        if status in REDIRECT_STATUSES and location:
+            return _Exchange("redirect", location=urljoin(url, location.strip()), **base)
+        if not robots_txt and not 200 <= status < 300:
+            return _Exchange("done", Reason.HTTP_STATUS, f"HTTP {status} (body not read)", **base)
+        media, charset = _media_type(response.headers.get("content-type"))
+        base.update(content_type=media, charset=charset)
+        if not robots_txt and media not in s.allowed_content_types:
+            declared_type = f"Content-Type {media}" if media else "no Content-Type header"
+            return _Exchange("refused", Reason.CONTENT_TYPE,
+                             f"{declared_type} is not an allowed text type; body not read", **base)
+        cap = s.robots_max_bytes if robots_txt else s.max_body_bytes
+        encoding = response.headers.get("content-encoding")
+        decoder = decoder_for(encoding)
+        if decoder is None:
+            return _Exchange("refused", Reason.CONTENT_TYPE,
+                             f"Content-Encoding {encoding!r} is not accepted; body not read",
+                             **base)
+        declared = response.headers.get("content-length", "")
+        if not robots_txt and declared.isdigit() and not encoding and int(declared) > cap:
+            return _Exchange("refused", Reason.TOO_LARGE,
+                             f"Content-Length {declared} is over the {cap} byte cap; "
+                             "body not read", **base)
+        body = bytearray()
+        sniffed = robots_txt
+        try:
+            async for raw in response.aiter_raw():
+                body += decoder.decode(raw, cap + 1 - len(body))
+                if not sniffed and len(body) >= max(s.sniff_bytes, SNIFF_MIN):
+                    sniffed = True
+                    if what := sniff_media(bytes(body[: max(s.sniff_bytes, 512)])):
+                        return _Exchange("refused", Reason.SNIFFED_MEDIA,
+                                         f"body starts like a {what} (declared {media}); "
+                                         "discarded unread", **base)
+                if len(body) > cap:
+                    if robots_txt:
+                        del body[cap:]
+                        break
+                    return _Exchange("refused", Reason.TOO_LARGE,
+                                     f"body is over the {cap} byte cap after decoding "
+                                     f"({encoding or 'identity'}); stopped reading", **base)
+        except DecodeError as exc:
+            return _Exchange("failed", Reason.NETWORK, str(exc), **base)
+        if not sniffed and (what := sniff_media(bytes(body))):
+            return _Exchange("refused", Reason.SNIFFED_MEDIA,
+                             f"body starts like a {what} (declared {media}); discarded", **base)
+        return _Exchange("done", Reason.OK, f"HTTP {status}, {len(body)} bytes",
+                         body=bytes(body), **base)
+
+
+def _same_site(a: str, b: str) -> bool:
+    ha, hb = _host_key(a), _host_key(b)
+    try:
+        import importlib
+
+        same = getattr(importlib.import_module("crawler.urls"), "same_site", None)
+        if callable(same):
+            return bool(same(a, b))
+    except ImportError:
+        pass
+    return _site(ha) == _site(hb)
+
+
+def _site(host: str) -> str:
+    """A rough registrable domain: the last two labels (three under short second-level labels)."""
+    labels = host.split(".")
+    if len(labels) >= 3 and len(labels[-2]) <= 3 and len(labels[-1]) == 2:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+

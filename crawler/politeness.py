@@ -1,0 +1,129 @@
+"""Per-host politeness state: one `HostSlot` per host name (data, not a global throttle).
+
+A request to a host goes through `async with slot.turn(pace):` which, in order,
+  1. takes one of the host's `concurrency` places (semaphore),
+  2. waits out any backoff (Retry-After, 429/503 jittered exponential backoff),
+  3. waits for the host's throttle (asyncio-throttle, one request per `interval`), where
+     interval = the strictest of 1/rate, robots.txt Crawl-delay,
+  4. asks the optional cross-worker `pace(host, interval)` hook (the store's `reserve_host`) how
+     long to wait so that all workers together keep the same rate.
+A host that fails `fail_limit` times in a row, or asks for a wait longer than `backoff_max`, is
+paused for a while with a reason; fetches to it are refused with that reason meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from asyncio_throttle.throttler import Throttler
+
+Pace = Callable[[str, float], Awaitable[float]]
+
+
+@dataclass
+class HostLimits:
+    rate: float  # requests per second; 0 = no limit
+    concurrency: int
+    backoff_base: float
+    backoff_max: float
+    fail_limit: int
+    pause: float
+
+
+class HostSlot:
+    def __init__(
+        self, host: str, limits: HostLimits, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.host = host
+        self.limits = limits
+        self._clock = clock
+        self._sem = asyncio.Semaphore(limits.concurrency)
+        self._rate_interval = 1.0 / limits.rate if limits.rate > 0 else 0.0
+        self.crawl_delay = 0.0
+        self._throttle = Throttler(rate_limit=1, period=self.interval)
+        self.blocked_until = 0.0
+        self.failures = 0  # consecutive
+        self.paused_until = 0.0
+        self.pause_reason = ""
+        self.requests = 0
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two requests to this host: the strictest of rate and Crawl-delay."""
+        return max(self._rate_interval, self.crawl_delay)
+
+    def set_crawl_delay(self, delay: float | None) -> None:
+        self.crawl_delay = max(0.0, delay or 0.0)
+        self._throttle.period = self.interval
+
+    def paused(self) -> str | None:
+        """The reason the host is paused, or None."""
+        if self.paused_until > self._clock():
+            left = self.paused_until - self._clock()
+            return f"host {self.host} paused for another {left:.0f} s: {self.pause_reason}"
+        return None
+
+    @asynccontextmanager
+    async def turn(self, pace: Pace | None = None) -> AsyncIterator[None]:
+        async with self._sem:
+            # blocked_until may move later while we sleep (another 429): look again after
+            while (wait := self.blocked_until - self._clock()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(wait)
+            if self.interval > 0:
+                await self._throttle.acquire()  # type: ignore[no-untyped-call]
+            if pace is not None:
+                extra = await pace(self.host, self.interval)
+                if extra > 0:
+                    await asyncio.sleep(extra)
+            self.requests += 1
+            yield
+
+    # ------------------------------------------------------------------ outcomes
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+    def failed(self, what: str, retry_after: float | None = None) -> None:
+        """A transport error, timeout, 429 or 5xx: back the whole host off, maybe pause it."""
+        self.failures += 1
+        lim = self.limits
+        backoff = lim.backoff_base * (2 ** (self.failures - 1))
+        backoff = min(backoff, lim.backoff_max) * random.uniform(0.5, 1.0)
+        wait = max(backoff, retry_after or 0.0)
+        now = self._clock()
+        if retry_after is not None and retry_after > lim.backoff_max:
+            self._pause(now, min(retry_after, max(lim.pause, lim.backoff_max)),
+                        f"server asked to wait {retry_after:.0f} s (Retry-After) after {what}")
+            return
+        self.blocked_until = max(self.blocked_until, now + wait)
+        if self.failures >= lim.fail_limit:
+            self._pause(now, lim.pause, f"{self.failures} failures in a row, last: {what}")
+
+    def _pause(self, now: float, seconds: float, reason: str) -> None:
+        self.paused_until = now + seconds
+        self.blocked_until = max(self.blocked_until, self.paused_until)
+        self.pause_reason = reason
+
+
+def parse_retry_after(value: str | None, now_epoch: float | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None if absent/invalid."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    now = time.time() if now_epoch is None else now_epoch
+    return max(0.0, when.timestamp() - now)
