@@ -28,9 +28,18 @@ async def crawl_httpx(urls: list[str], concurrency: int, fast: bool) -> dict[str
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     transport: httpx.AsyncBaseTransport
     if fast:
-        from crawler.transport import TransportOptions, make_transport
+        from crawler.netguard import AddressGuard, vet_host
+        from crawler.transport import RefusedAddress, TransportOptions, make_transport
 
-        transport = make_transport(TransportOptions(max_connections=concurrency))
+        guard = AddressGuard(["127.0.0.1/32"])
+
+        async def pin(host: str, port: int) -> str:  # what fetch.py does on every hop
+            address, why = await vet_host(host, port, guard)
+            if address is None:
+                raise RefusedAddress(why or "refused")
+            return address
+
+        transport = make_transport(TransportOptions(max_connections=concurrency), pin)
     else:
         transport = httpx.AsyncHTTPTransport(limits=limits)
     t0 = time.monotonic()

@@ -48,7 +48,9 @@ class Round:
     note: str = ""
 
 
-def _command(name: str, seeds: Path, db: Path, concurrency: int) -> tuple[list[str], dict[str, str]]:
+def _command(
+    name: str, seeds: Path, db: Path, concurrency: int
+) -> tuple[list[str], dict[str, str]]:
     bench = ROOT / "bench"
     if name == "triage":
         return [
