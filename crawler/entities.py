@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
 import phonenumbers
+import re2
 
 from crawler import wallets
 from crawler.models import SCOPES, Document, Entity, EntityKind, Scope, Span
@@ -90,12 +91,13 @@ _TOKEN = rf"(?:{_WORD_ALT}|\d{{1,4}})"
 SPELLED_RE = re.compile(
     rf"(?<!\w)(?:(?:\+|plus)\s?)?{_TOKEN}(?:[\s,.\-–/]{{1,3}}{_TOKEN}){{6,}}(?!\w)", re.IGNORECASE
 )
-_SPELLED_PREFILTER = re.compile(
-    r"(?<!\w)(?:zero|null|z[ée]ro|cero|nul|ноль|нуль|seven|sieben|sept|siete|sette|zeven|"
-    r"sapte|șapte|şapte|siedem|sete|семь|сім|one|eins|uno|unu|jeden|один|two|zwei|deux|dos|"
-    r"due|twee|doi|dwa|dois|два|nine|neun|neuf|nueve|nove|negen|девять)(?!\w)",
-    re.IGNORECASE,
+# RE2 (linear-time DFA) finds the rare stretch of 7+ number tokens cheaply; the exact regex above
+# then runs on that stretch only. No word boundaries here: it is a superset prefilter.
+_SPELLED_SCAN = re2.compile(
+    rf"(?i)(?:{_WORD_ALT}|\d{{1,4}})(?:[\s,.\-–/]{{1,3}}(?:{_WORD_ALT}|\d{{1,4}})){{6,}}"
 )
+# a run of digit-like characters long enough to hold a phone (starts at a digit or keycap)
+_RUN_RE = re.compile(r"[\d\u20e3][\d\u20e3\ufe0f \t\u00a0.\-/()\u2013oO]{5,}")
 
 _POSITIVE = re.compile(
     r"(?:\btel\b|\btél|\bphone|telef|t[ée]l[ée]phon|telefoon|телефон|\bтел\b|\bcall|\bring\b|"
@@ -188,50 +190,64 @@ def _accept_phone(
     verdict = 1 if scope == "contact" else _context_verdict(_line_before(text, start))
     if verdict < 0:
         return None
+    trunk = digits.startswith("0") and len(digits) >= 9
+    if verdict == 0 and not intl and (scope == "url" or not trunk):
+        return None  # a bare national number with nothing saying "phone"
     raw = "+" + digits[2:] if digits.startswith("00") and intl else digits
     if intl and not raw.startswith("+"):
         raw = "+" + raw
     num = _parse_phone(raw, regions)
     if num is None:
         return None
-    if verdict == 0 and not intl:
-        if scope == "url":
-            return None
-        trunk = digits.startswith("0") and len(digits) >= 9
-        if not (trunk and (obfuscated or phonenumbers.number_type(num) in _MOBILE_TYPES)):
-            return None
+    if verdict == 0 and not intl and not (
+        obfuscated or phonenumbers.number_type(num) in _MOBILE_TYPES
+    ):
+        return None
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _phone_candidates(text: str) -> Iterator[re.Match[str]]:
+    """PHONE_RE matches, found by scanning only around runs of digits (the cheap pass)."""
+    last_end = 0
+    for run in _RUN_RE.finditer(text):
+        lo = max(last_end, run.start() - 6)
+        for m in PHONE_RE.finditer(text, lo, min(len(text), run.end() + 1)):
+            if m.start() >= last_end:
+                last_end = m.end()
+                yield m
 
 
 def _phones(scope: Scope, text: str, regions: tuple[str, ...],
             taken: list[tuple[int, int]]) -> Iterator[tuple[int, int, str]]:
-    for m in PHONE_RE.finditer(text):
+    accepted: set[tuple[str, bool]] = set()  # a repeat of an accepted number is a duplicate
+    for m in _phone_candidates(text):
         start, end = m.span()
-        if any(s < end and start < e for s, e in taken):
-            continue
         cand = m.group()
         stripped = cand.lstrip("(")
         intl = stripped.startswith(("+", "00"))
         digits = _digits_of(stripped.lstrip("+").strip())
+        if (digits, intl) in accepted or any(s < end and start < e for s, e in taken):
+            continue
         obfuscated = bool(_KEYCAP_OR_O.search(cand))
         value = _accept_phone(scope, text, start, end, digits, intl, obfuscated, regions)
         if value:
+            accepted.add((digits, intl))
             yield start, end, value
-    if _SPELLED_PREFILTER.search(text) is None:
-        return
-    for m in SPELLED_RE.finditer(text):
-        start, end = m.span()
-        tokens = re.findall(rf"{_TOKEN}|\+|plus", m.group(), re.IGNORECASE)
-        if not any(t.lower() in _NUMBER_WORDS for t in tokens):
-            continue  # plain digits: the digit pass above decided already
-        intl = tokens[0].lower() in ("+", "plus")
-        digits = "".join(_NUMBER_WORDS.get(t.lower(), t) for t in tokens if t.isdigit()
-                         or t.lower() in _NUMBER_WORDS)
-        if any(s < end and start < e for s, e in taken):
-            continue
-        value = _accept_phone(scope, text, start, end, digits, intl, True, regions)
-        if value:
-            yield start, end, value
+    for scan in _SPELLED_SCAN.finditer(text):
+        lo, hi = max(0, scan.start() - 8), min(len(text), scan.end() + 8)
+        for m in SPELLED_RE.finditer(text, lo, hi):
+            start, end = m.span()
+            tokens = re.findall(rf"{_TOKEN}|\+|plus", m.group(), re.IGNORECASE)
+            if not any(t.lower() in _NUMBER_WORDS for t in tokens):
+                continue  # plain digits: the digit pass above decided already
+            intl = tokens[0].lower() in ("+", "plus")
+            digits = "".join(_NUMBER_WORDS.get(t.lower(), t) for t in tokens
+                             if t.isdigit() or t.lower() in _NUMBER_WORDS)
+            if any(s < end and start < e for s, e in taken):
+                continue
+            value = _accept_phone(scope, text, start, end, digits, intl, True, regions)
+            if value:
+                yield start, end, value
 
 
 # --------------------------------------------------------------------------- emails
@@ -244,12 +260,37 @@ EMAIL_RE = re.compile(
 _NOT_TLD = {"png", "jpg", "jpeg", "gif", "webp", "svg", "js", "css"}
 
 
+_OBFUSCATED_AT = re2.compile(r"(?i)[\[(]\s?(?:at|@)\s?[\])]")
+
+
+def _email_windows(text: str) -> list[tuple[int, int]]:
+    """Stretches of text around each '@' or '(at)': the only places an email can be."""
+    marks: list[int] = []
+    p = text.find("@")
+    while p >= 0:
+        marks.append(p)
+        p = text.find("@", p + 1)
+    if "at" in text or "AT" in text or "At" in text:
+        marks.extend(m.start() for m in _OBFUSCATED_AT.finditer(text))
+    windows: list[tuple[int, int]] = []
+    for p in sorted(marks):
+        lo, hi = max(0, p - 70), min(len(text), p + 280)
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], hi)
+        else:
+            windows.append((lo, hi))
+    return windows
+
+
 def _emails(text: str) -> Iterator[tuple[int, int, str]]:
-    for m in EMAIL_RE.finditer(text):
-        domain = re.sub(r"\s?[\[(]\s?dot\s?[\])]\s?", ".", m.group(3))
-        if domain.rsplit(".", 1)[-1].lower() in _NOT_TLD:
-            continue
-        yield m.start(), m.end(), f"{m.group(1)}@{domain}".lower()
+    last_end = 0
+    for lo, hi in _email_windows(text):
+        for m in EMAIL_RE.finditer(text, max(lo, last_end), hi):
+            last_end = m.end()
+            domain = re.sub(r"\s?[\[(]\s?dot\s?[\])]\s?", ".", m.group(3))
+            if domain.rsplit(".", 1)[-1].lower() in _NOT_TLD:
+                continue
+            yield m.start(), m.end(), f"{m.group(1)}@{domain}".lower()
 
 
 # --------------------------------------------------------------------------- handles
@@ -269,6 +310,8 @@ _RESERVED_NAMES = {
     "p", "reel", "reels", "explore", "accounts", "stories", "about", "legal", "developer",
     "my", "home", "terms", "privacy", "help", "login", "signup", "tv", "direct", "add",
 }  # fmt: skip
+_LINK_KEYS = ("t.me/", "telegram.", "wa.me/", "whatsapp.com", "signal.me/", "viber://",
+              "onlyfans.com/", "instagram.com/", "snapchat.com/")
 _SVC_SUBTYPE = {"onlyfans.com": "onlyfans", "instagram.com": "instagram",
                 "snapchat.com/add": "snapchat"}
 
@@ -296,7 +339,9 @@ def _digits_to_e164(digits: str) -> str | None:
 
 def _handles(text: str) -> Iterator[tuple[EntityKind, str, int, int, str]]:
     """(kind, subtype, start, end, value) for links and @handles near a messenger word."""
-    for m in LINK_RE.finditer(text):
+    low = text.lower()
+    links = LINK_RE.finditer(text) if any(k in low for k in _LINK_KEYS) else iter(())
+    for m in links:
         start, end = m.span()
         if m.group("tgn"):
             name = m.group("tgn").lower()
@@ -317,7 +362,7 @@ def _handles(text: str) -> Iterator[tuple[EntityKind, str, int, int, str]]:
             yield "handle", sub, start, end, f"{sub}:{name}"
     if "@" not in text:
         return
-    for m in AT_HANDLE_RE.finditer(text):
+    for m in AT_HANDLE_RE.finditer(text):  # only reached when the page has an '@'
         lo = max(0, m.start() - _HANDLE_WINDOW)
         before = text[lo : m.start()]
         before = before[before.rfind("\n") + 1 :]
@@ -339,15 +384,15 @@ WALLET_RE = re.compile(
     r"|(?P<xmr>[48][1-9A-HJ-NP-Za-km-z]{94}(?:[1-9A-HJ-NP-Za-km-z]{11})?)"
     r")(?![\w])"
 )
-_WALLET_PREFILTER = re.compile(r"[13LMT48][1-9A-HJ-NP-Za-km-z]{25}|bc1|ltc1|0x[0-9a-f]{40}",
-                               re.IGNORECASE)
+_WALLET_SCAN = re2.compile(r"[0-9A-Za-z]{25,}")  # every address is one long alphanumeric run
 
 
 def _wallets(text: str) -> Iterator[tuple[int, int, str, str]]:
     """(start, end, subtype, value) of addresses whose checksum validates."""
-    if _WALLET_PREFILTER.search(text) is None:
-        return
-    for m in WALLET_RE.finditer(text):
+    for run in _WALLET_SCAN.finditer(text):
+        m = WALLET_RE.match(text, run.start(), min(len(text), run.end() + 1))
+        if m is None:
+            continue
         s = m.group()
         if m.group("b58"):
             sub = wallets.base58_wallet(s)

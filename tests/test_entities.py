@@ -347,3 +347,20 @@ def test_entity_to_json_carries_evidence() -> None:
 
 def test_empty_document_has_no_entities() -> None:
     assert extract_entities(Document(url="https://x.de/")) == []
+
+
+def test_spelled_out_phone_is_found_inside_a_long_page() -> None:
+    filler = "Hallo und willkommen, ich bin neu hier. " * 200
+    spelled = "Handy: null eins fünf eins zwei drei vier fünf sechs sieben acht neun\n"
+    body = filler + spelled + filler
+    [e] = extract_entities(doc(body))
+    assert e.value == "+4915123456789"
+    assert body[e.span.start : e.span.end].startswith("null eins")
+
+
+def test_page_full_of_prices_dates_and_counts_yields_no_phones() -> None:
+    body = "\n".join(
+        f"{i}. Zimmer {100 + i}, {i * 7} m², ab {i * 13},00 € am {1 + i % 28}.{1 + i % 12}.2025"
+        for i in range(1, 300)
+    )
+    assert phones(body) == []
