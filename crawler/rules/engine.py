@@ -1,0 +1,306 @@
+"""RuleSet: an immutable compiled rule pack, and its evaluation of one Document.
+
+views per scope (normalize.py) -> one automaton pass per view (prefilter.py)
+  -> regexes only where their atoms occur -> conditions of the rules touched (condition.py)
+  -> indicators with evidence on the original text -> score and priority (scoring.py)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crawler.models import SCOPES, Document, Entity, Evaluation, Indicator, Span
+from crawler.rules.compile import CompiledRule
+from crawler.rules.model import PackSettings
+from crawler.rules.normalize import ViewKey, Views
+from crawler.rules.prefilter import (
+    PatternRef,
+    ViewPlan,
+    attach_sets,
+    build_plans,
+    scan_literals,
+    scan_regexes,
+    unfiltered_candidates,
+)
+from crawler.rules.scoring import score_indicators
+
+MAX_SPANS = 20
+CONTEXT = 40  # characters each side of a match
+NEAR_HITS = 200  # hits per selection and scope considered by near()
+_WORD = re.compile(r"\w+")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """What the API and CLI show about one loaded rule."""
+
+    id: str
+    version: int
+    family: str
+    level: str
+    weight: float
+    title: str
+    status: str
+    file: str
+    line: int
+    tags: tuple[str, ...]
+    languages: tuple[str, ...]
+    falsepositives: tuple[str, ...]
+    description: str
+    condition: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "family": self.family,
+            "level": self.level,
+            "weight": self.weight,
+            "title": self.title,
+            "status": self.status,
+            "file": self.file,
+            "line": self.line,
+            "tags": list(self.tags),
+            "languages": list(self.languages),
+            "falsepositives": list(self.falsepositives),
+            "description": self.description,
+            "condition": self.condition,
+        }
+
+
+Hit = tuple[int, str, int, int]  # (pattern index, scope, start, end) on the original text
+
+
+class _PageContext:
+    """Answers a condition's questions for one rule on one page."""
+
+    def __init__(
+        self,
+        hits: dict[str, list[Hit]],
+        kinds: set[tuple[str, str]],
+        tokens: _Tokens,
+    ) -> None:
+        self.hits = hits
+        self.kinds = kinds
+        self.tokens = tokens
+
+    def matched(self, sel: str) -> bool:
+        return bool(self.hits.get(sel))
+
+    def distinct(self, sel: str) -> int:
+        return len({h[0] for h in self.hits.get(sel, ())})
+
+    def count(self, sel: str) -> int:
+        return len(self.hits.get(sel, ()))
+
+    def extracted(self, kind: str, subtype: str) -> bool:
+        return (kind, subtype) in self.kinds
+
+    def near(self, a: str, b: str, within: int) -> bool:
+        hits_a, hits_b = self.hits.get(a, ()), self.hits.get(b, ())
+        if not hits_a or not hits_b:
+            return False
+        for scope in {h[1] for h in hits_a} & {h[1] for h in hits_b}:
+            starts = self.tokens.starts(scope)
+            sa = [h for h in hits_a if h[1] == scope][:NEAR_HITS]
+            sb = [h for h in hits_b if h[1] == scope][:NEAR_HITS]
+            pa = [(bisect_left(starts, h[2]), bisect_left(starts, h[3]), h) for h in sa]
+            pb = [(bisect_left(starts, h[2]), bisect_left(starts, h[3]), h) for h in sb]
+            for la, ra, ha in pa:
+                for lb, rb, hb in pb:
+                    if ha[2] < hb[3] and hb[2] < ha[3]:
+                        return True  # overlapping
+                    gap = lb - ra if ha[3] <= hb[2] else la - rb
+                    if gap <= within:
+                        return True
+        return False
+
+
+class _Tokens:
+    """Word-token start offsets of each scope's original text, computed on first use."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self._starts: dict[str, list[int]] = {}
+
+    def starts(self, scope: str) -> list[int]:
+        if scope not in self._starts:
+            text = self.doc.text(scope)  # type: ignore[arg-type]
+            self._starts[scope] = [m.start() for m in _WORD.finditer(text)]
+        return self._starts[scope]
+
+
+def _span(doc: Document, scope: str, start: int, end: int) -> Span:
+    text = doc.text(scope)  # type: ignore[arg-type]
+    context = _SPACES.sub(" ", text[max(0, start - CONTEXT) : end + CONTEXT])
+    return Span(scope=scope, start=start, end=end, text=text[start:end], context=context)  # type: ignore[arg-type]
+
+
+def _lang(doc: Document) -> str | None:
+    if not doc.language:
+        return None
+    return doc.language.lower().replace("_", "-").split("-")[0]
+
+
+class RuleSet:
+    """An immutable compiled rule pack. Build with `load_ruleset()`; share freely between tasks."""
+
+    def __init__(self, rules: Sequence[CompiledRule], settings: PackSettings) -> None:
+        self._rules = tuple(rules)
+        self.settings = settings
+        self.rules: list[RuleInfo] = [_info(r) for r in self._rules]
+        self.version = _version(self._rules, settings)
+        active = [i for i, r in enumerate(self._rules) if r.source.spec.status != "deprecated"]
+        refs: list[PatternRef] = []
+        for ri in active:
+            for sel in self._rules[ri].selections.values():
+                for p in sel.patterns:
+                    refs.append(PatternRef(len(refs), ri, sel.name, p, frozenset(sel.scopes)))
+        self._refs = refs
+        self._plans: dict[ViewKey, ViewPlan] = attach_sets(build_plans(refs), refs)
+        self._scopes: tuple[str, ...] = tuple(
+            s for s in SCOPES if any(s in plan.scopes for plan in self._plans.values())
+        )
+        self._always = tuple(ri for ri in active if self._rules[ri].always)
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def __repr__(self) -> str:
+        return f"<RuleSet {self.version} rules={len(self._rules)}>"
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [info.to_json() for info in self.rules]
+
+    def evaluate(
+        self,
+        doc: Document,
+        entities: Sequence[Entity] = (),
+        *,
+        extra_indicators: Sequence[Indicator] = (),
+        linked_to_flagged_network: bool = False,
+    ) -> Evaluation:
+        found = self._scan(doc)
+        by_rule: dict[int, dict[str, list[Hit]]] = {}
+        for (gid, scope), spans in found.items():
+            ref = self._refs[gid]
+            sel_hits = by_rule.setdefault(ref.rule, {}).setdefault(ref.selection, [])
+            sel_hits.extend((ref.pattern.index, scope, s, e) for s, e in spans)
+        for ri in self._always:
+            by_rule.setdefault(ri, {})
+        kinds: set[tuple[str, str]] = set()
+        for ent in entities:
+            kinds.add((ent.kind, ""))
+            if ent.subtype:
+                kinds.add((ent.kind, ent.subtype.lower()))
+        tokens = _Tokens(doc)
+        indicators: list[Indicator] = []
+        for ri in sorted(by_rule):
+            rule = self._rules[ri]
+            hits = by_rule[ri]
+            if not rule.condition.eval(_PageContext(hits, kinds, tokens)):
+                continue
+            indicators.append(self._indicator(doc, rule, hits))
+        indicators.extend(extra_indicators)
+        score, prio, families = score_indicators(
+            indicators, self.settings, linked=linked_to_flagged_network
+        )
+        return Evaluation(
+            score=score,
+            priority=prio,
+            indicators=tuple(indicators),
+            ruleset_version=self.version,
+            family_scores=families,
+        )
+
+    def _scan(self, doc: Document) -> dict[tuple[int, str], list[tuple[int, int]]]:
+        """Every pattern match, as original-text offsets, keyed by (pattern gid, scope)."""
+        lang = _lang(doc)
+        out: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        for scope in self._scopes:
+            text = doc.text(scope)  # type: ignore[arg-type]
+            if not text:
+                continue
+            views = Views(text)
+            for key, plan in self._plans.items():
+                if scope not in plan.scopes:
+                    continue
+                view = views.get(key)
+                found: dict[int, list[tuple[int, int]]] = {}
+                candidates: set[int] = set()
+                if plan.automaton is not None:
+                    scan_literals(
+                        plan.automaton, view.text, self._refs, scope, lang, found, candidates
+                    )
+                if plan.unfiltered:
+                    candidates.update(unfiltered_candidates(plan, view.text))
+                if candidates:
+                    scan_regexes(sorted(candidates), view.text, self._refs, scope, lang, found)
+                for gid, spans in found.items():
+                    if view.maps:
+                        spans = [view.to_original(s, e) for s, e in spans]
+                    out[(gid, scope)] = spans
+        return out
+
+    def _indicator(
+        self, doc: Document, rule: CompiledRule, hits: dict[str, list[Hit]]
+    ) -> Indicator:
+        order: dict[str, int] = {s: i for i, s in enumerate(SCOPES)}
+        evidence = sorted(
+            {
+                (h[1], h[2], h[3])
+                for sel, sel_hits in hits.items()
+                if sel in rule.evidence_selections
+                for h in sel_hits
+            },
+            key=lambda t: (order.get(t[0], 9), t[1], t[2]),  # type: ignore[call-overload]
+        )[:MAX_SPANS]
+        spec = rule.source.spec
+        return Indicator(
+            rule_id=spec.id,
+            rule_version=spec.version,
+            family=spec.family,
+            level=spec.level,
+            weight=spec.weight,
+            title=spec.title,
+            spans=tuple(_span(doc, scope, s, e) for scope, s, e in evidence),
+        )
+
+    def compiled(self) -> tuple[CompiledRule, ...]:
+        return self._rules
+
+
+def _info(rule: CompiledRule) -> RuleInfo:
+    spec = rule.source.spec
+    return RuleInfo(
+        id=spec.id,
+        version=spec.version,
+        family=spec.family,
+        level=spec.level,
+        weight=spec.weight,
+        title=spec.title,
+        status=spec.status,
+        file=rule.source.file,
+        line=rule.source.line,
+        tags=tuple(spec.tags),
+        languages=tuple(spec.languages),
+        falsepositives=tuple(spec.falsepositives),
+        description=spec.description,
+        condition=spec.condition,
+    )
+
+
+def _version(rules: Sequence[CompiledRule], settings: PackSettings) -> str:
+    payload = {
+        "rules": sorted([r.source.spec.id, r.source.spec.version] for r in rules),
+        "settings": settings.model_dump(mode="json"),
+    }
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return digest[:12]

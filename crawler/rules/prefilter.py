@@ -1,0 +1,144 @@
+"""One pass over each text decides which patterns can match: the YARA-style atom -> verify design.
+
+Per text form (view key) there is one Aho-Corasick automaton holding every literal of every rule
+and the atoms of every regex. Scanning a page's text once yields literal matches directly (after
+the whole-word check) and the set of regexes worth running. Regexes without atoms are grouped in
+one `re2.Set` per view key that says in one pass which of them match at all.
+
+Cost per page is one automaton pass per view key in use (usually one or two) plus the work for
+patterns that actually occur, so it barely grows with the number of rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import ahocorasick
+import re2
+
+from crawler.rules.normalize import ViewKey, is_word_char
+from crawler.rules.patterns import CompiledPattern
+
+MAX_MATCHES = 1000  # per pattern per scope; a pathological page cannot blow up memory
+
+
+@dataclass(frozen=True, slots=True)
+class PatternRef:
+    """A pattern in the context of its rule: global id, owner, scopes."""
+
+    gid: int
+    rule: int
+    selection: str
+    pattern: CompiledPattern
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ViewPlan:
+    key: ViewKey
+    scopes: frozenset[str]
+    automaton: Any  # ahocorasick.Automaton | None
+    unfiltered: tuple[int, ...]  # regex gids without atoms
+    unfiltered_set: Any  # re2.Set over `unfiltered` (None when fewer than 2)
+
+
+def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
+    words: dict[ViewKey, dict[str, tuple[list[int], list[int]]]] = {}
+    unfiltered: dict[ViewKey, list[int]] = {}
+    scopes: dict[ViewKey, set[str]] = {}
+    for ref in refs:
+        p = ref.pattern
+        scopes.setdefault(p.key, set()).update(ref.scopes)
+        table = words.setdefault(p.key, {})
+        if p.literal is not None:
+            table.setdefault(p.literal, ([], []))[0].append(ref.gid)
+        elif p.atoms is not None:
+            for atom in p.atoms:
+                table.setdefault(atom, ([], []))[1].append(ref.gid)
+        else:
+            unfiltered.setdefault(p.key, []).append(ref.gid)
+    plans: dict[ViewKey, ViewPlan] = {}
+    for key in scopes:
+        automaton = None
+        if words.get(key):
+            automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+            for word, (lits, regs) in words[key].items():
+                automaton.add_word(word, (len(word), tuple(lits), tuple(regs)))
+            automaton.make_automaton()
+        plans[key] = ViewPlan(
+            key=key,
+            scopes=frozenset(scopes[key]),
+            automaton=automaton,
+            unfiltered=tuple(unfiltered.get(key, ())),
+            unfiltered_set=None,
+        )
+    return plans
+
+
+def attach_sets(plans: dict[ViewKey, ViewPlan], refs: list[PatternRef]) -> dict[ViewKey, ViewPlan]:
+    """Group each view's unfiltered regexes into one re2.Set (index in set == position)."""
+    out: dict[ViewKey, ViewPlan] = {}
+    for key, plan in plans.items():
+        the_set = None
+        if len(plan.unfiltered) >= 2:
+            options = re2.Options()
+            options.log_errors = False
+            options.case_sensitive = key.cased
+            the_set = re2.Set.SearchSet(options)
+            for gid in plan.unfiltered:
+                the_set.Add(refs[gid].pattern.regex_source)
+            the_set.Compile()
+        out[key] = ViewPlan(plan.key, plan.scopes, plan.automaton, plan.unfiltered, the_set)
+    return out
+
+
+def scan_literals(
+    automaton: Any, text: str, refs: list[PatternRef], scope: str, lang: str | None,
+    found: dict[int, list[tuple[int, int]]], regex_candidates: set[int],
+) -> None:  # fmt: skip
+    """Feed literal matches (view offsets) into `found`; collect regexes whose atoms occur."""
+    n = len(text)
+    for end, (length, lits, regs) in automaton.iter(text):
+        if regs:
+            regex_candidates.update(regs)
+        if not lits:
+            continue
+        start = end - length + 1
+        before = start > 0 and is_word_char(text[start - 1])
+        after = end + 1 < n and is_word_char(text[end + 1])
+        for gid in lits:
+            ref = refs[gid]
+            p = ref.pattern
+            if (p.word_start and before) or (p.word_end and after):
+                continue
+            if scope not in ref.scopes or (lang is not None and p.langs and lang not in p.langs):
+                continue
+            hits = found.setdefault(gid, [])
+            if len(hits) < MAX_MATCHES:
+                hits.append((start, end + 1))
+
+
+def scan_regexes(
+    gids: Iterable[int], text: str, refs: list[PatternRef], scope: str, lang: str | None,
+    found: dict[int, list[tuple[int, int]]],
+) -> None:  # fmt: skip
+    for gid in gids:
+        ref = refs[gid]
+        p = ref.pattern
+        if scope not in ref.scopes or (lang is not None and p.langs and lang not in p.langs):
+            continue
+        hits: list[tuple[int, int]] = []
+        for m in p.regex.finditer(text):
+            hits.append(m.span())
+            if len(hits) >= MAX_MATCHES:
+                break
+        if hits:
+            found.setdefault(gid, []).extend(hits)
+
+
+def unfiltered_candidates(plan: ViewPlan, text: str) -> Iterable[int]:
+    if plan.unfiltered_set is None:
+        return plan.unfiltered
+    return [plan.unfiltered[i] for i in plan.unfiltered_set.Match(text)]
