@@ -19,6 +19,7 @@ from crawler.api import highlight, storeops
 from crawler.api.app import csrf_ok, identify, ruleset_version, session_of, state_of
 from crawler.api.auth import SESSION_COOKIE, SESSION_SECONDS, Session, valid_name
 from crawler.api.routes import MAX_ID, PriorityQ, StatusQ
+from crawler.errors import StoreError
 
 router = APIRouter(include_in_schema=False)
 HERE = Path(__file__).parent
@@ -189,7 +190,7 @@ async def hit_page(request: Request, hit_id: int) -> HTMLResponse:
     prev_id, next_id = await neighbours(request, hit_id)
     try:
         history = await storeops.audit(store, hit_id=hit_id, limit=50)
-    except Exception:  # an older store without an audit log: the page still works
+    except StoreError:  # a store without an audit log: the page still works
         history = []
     return render(
         request, "hit.html", hit=data, sections=sections,

@@ -115,14 +115,15 @@ async def submit_batch(request: Request, user: User) -> JSONResponse:
         text = "\n".join(body.urls) if body.urls is not None else (body.text or "")
         source = body.source
     elif ctype == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=5)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise HTTPException(422, "multipart body needs a 'file' part")
-        data = await upload.read(state.max_upload_bytes + 1)
+        async with request.form(max_files=1, max_fields=5) as form:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise HTTPException(422, "multipart body needs a 'file' part")
+            data = await upload.read(state.max_upload_bytes + 1)
+            filename = upload.filename or "upload.txt"
         if len(data) > state.max_upload_bytes:
             raise HTTPException(413, f"seed list over {state.max_upload_bytes} bytes")
-        source = intake.safe_source(upload.filename or "upload.txt")
+        source = intake.safe_source(filename)
         try:
             text = intake.decode_seed_bytes(data)
         except SeedError as exc:
