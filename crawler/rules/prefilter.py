@@ -141,4 +141,4 @@ def scan_regexes(
 def unfiltered_candidates(plan: ViewPlan, text: str) -> Iterable[int]:
     if plan.unfiltered_set is None:
         return plan.unfiltered
-    return [plan.unfiltered[i] for i in plan.unfiltered_set.Match(text)]
+    return [plan.unfiltered[i] for i in plan.unfiltered_set.Match(text) or ()]
