@@ -9,6 +9,8 @@ Opening applies pending migrations and refuses a database written by a newer tri
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -22,10 +24,16 @@ if TYPE_CHECKING:
 __all__ = ["describe_store", "open_store"]
 
 
-def open_store(url_or_path: str | Path, *, create: bool = True) -> SqliteStore | PostgresStore:
+def open_store(
+    url_or_path: str | Path,
+    *,
+    create: bool = True,
+    clock: Callable[[], float] = time.time,
+) -> SqliteStore | PostgresStore:
     """A store for a path or URL, not yet open: use it as `async with open_store(x) as store`.
 
     `create=False` refuses to create a new SQLite file (read-only commands on a missing db).
+    `clock` (epoch seconds) is the seam tests use to move time.
     """
     target = str(url_or_path).strip()
     if not target:
@@ -34,7 +42,7 @@ def open_store(url_or_path: str | Path, *, create: bool = True) -> SqliteStore |
     if scheme in ("postgresql", "postgres"):
         from storage.postgres import PostgresStore
 
-        return PostgresStore(target)
+        return PostgresStore(target, clock=clock)
     if scheme == "sqlite":
         path = target[len("sqlite://") :]
         if not path or path == "/":
@@ -43,7 +51,7 @@ def open_store(url_or_path: str | Path, *, create: bool = True) -> SqliteStore |
         path = path[1:] if path.startswith("/") else path
         from storage.sqlite import SqliteStore
 
-        return SqliteStore(path, create=create)
+        return SqliteStore(path, create=create, clock=clock)
     if scheme:
         raise UsageError(
             f"unsupported database URL scheme {scheme!r}: use a path, sqlite:///PATH "
@@ -51,7 +59,7 @@ def open_store(url_or_path: str | Path, *, create: bool = True) -> SqliteStore |
         )
     from storage.sqlite import SqliteStore
 
-    return SqliteStore(target, create=create)
+    return SqliteStore(target, create=create, clock=clock)
 
 
 def describe_store(url_or_path: str) -> str:

@@ -395,6 +395,16 @@ class Store(Protocol):
         """Every page with a WARC record (for `triage evidence verify`)."""
         ...
 
+    async def relocate_evidence(self, file: str, moves: dict[int, int]) -> None:
+        """A WARC file was rewritten (retention): record old offset -> new offset."""
+        ...
+
     async def list_batches(self) -> list[BatchRecord]: ...
+
+    async def requeue(
+        self, url_ids: Sequence[int] | None = None, *, state: str | None = None
+    ) -> int:
+        """Put finished URLs back in the queue (re-crawl); returns how many."""
+        ...
 
     async def get_batch(self, batch_id: int) -> BatchRecord | None: ...

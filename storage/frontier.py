@@ -88,6 +88,30 @@ class FrontierMixin(SqlBase):
                 ],
             )
 
+    async def requeue(
+        self, url_ids: Sequence[int] | None = None, *, state: str | None = None
+    ) -> int:
+        """Put finished URLs back in the queue (re-crawl, rescan); leased ones are left alone.
+
+        `url_ids` None with `state` set requeues every URL in that state (done|refused|failed).
+        """
+        self._check_open()
+        now = self._now()
+        base = (
+            "UPDATE urls SET state = 'queued', lease_owner = NULL, lease_until = NULL, "
+            "attempts = 0, not_before = NULL, updated_at = ? "
+            "WHERE state IN ('done', 'refused', 'failed')"
+        )
+        async with self._tx() as tx:
+            if url_ids is None:
+                if state is None:
+                    return await tx.execute(base, (now,))
+                return await tx.execute(base + " AND state = ?", (now, state))
+            n = 0
+            for part in chunks(list(url_ids)):
+                n += await tx.execute(base + f" AND id IN {in_list(part)}", (now, *part))
+            return n
+
     # ---------------------------------------------------------------- leases
 
     async def recover(self, worker: str) -> int:

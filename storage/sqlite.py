@@ -126,6 +126,9 @@ class SqliteStore(ReviewMixin, FrontierMixin):
                 raise StoreError(f"database busy or unusable: {exc}") from exc
             try:
                 yield _SqliteTx(conn)
+            except sqlite3.Error as exc:
+                await conn.execute("ROLLBACK")
+                raise StoreError(f"SQLite: {exc}") from exc
             except BaseException:
                 await conn.execute("ROLLBACK")
                 raise

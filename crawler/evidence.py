@@ -1,0 +1,333 @@
+"""WARC evidence of flagged pages: write, verify, purge.
+
+Each flagged page's exact response (status line, headers, body bytes) is written with warcio as a
+`request` + `response` record pair, one gzip member per record, into size-rotated files
+`triage-<utc>-<host>-<pid>-<seq>.warc.gz` (one writer per process, so workers never share a file).
+The files replay with standard tools (pywb, warcio).
+
+Integrity, three ways, all checked by `verify()` (`triage evidence verify`):
+- the response record carries `WARC-Payload-Digest` (sha1, warcio) and `WARC-Triage-Payload-SHA256`
+  (hex SHA-256 of the body, the same value stored on the page and hit as `content_sha256`);
+- a manifest beside each file (`<file>.manifest`: `offset length sha256 type uri` per record)
+  covers every byte of the file, so one changed byte anywhere is found;
+- the store keeps each page's record offset, length and SHA-256.
+
+Bodies are stored as fetch.py decoded them (decompressed): `Content-Encoding`, `Transfer-Encoding`
+and `Content-Length` of the original response are kept as `X-Triage-Orig-*` headers and
+`Content-Length` is set to the stored body's length, so replay serves exactly the bytes we hashed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import io
+import os
+import socket
+import threading
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from crawler.models import FetchResult
+
+if TYPE_CHECKING:
+    from storage.base import EvidenceRef, PurgeReport, Store
+
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+SHA256_HEADER = "WARC-Triage-Payload-SHA256"
+MANIFEST_SUFFIX = ".manifest"
+_DROPPED = ("content-encoding", "transfer-encoding", "content-length")
+
+
+class WarcWriter:
+    """Append request/response pairs to rotated `.warc.gz` files in `directory` (thread-safe)."""
+
+    def __init__(
+        self, directory: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, *, prefix: str = "triage"
+    ) -> None:
+        self.directory = Path(directory)
+        self.max_bytes = max(1, int(max_bytes))
+        self.prefix = prefix
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._current: Path | None = None
+
+    def write(self, result: FetchResult) -> tuple[str, int]:
+        """Write one response; returns (file name, offset of its response record)."""
+        ref = self.write_ref(result)
+        return str(ref["file"]), int(ref["offset"])
+
+    def write_ref(self, result: FetchResult) -> dict[str, Any]:
+        """Write one response; returns file, offset, length and record_sha256 of its record."""
+        if result.status is None:
+            raise ValueError("only fetched responses (with a status) are evidence")
+        request, response = _records(result)
+        with self._lock:
+            path = self._file()
+            with path.open("ab") as fh, (path.parent / (path.name + MANIFEST_SUFFIX)).open(
+                "a", encoding="utf-8"
+            ) as manifest:
+                offset = fh.tell()
+                uri = result.final_url or result.url
+                for kind, data in (("request", request), ("response", response)):
+                    at = fh.tell()
+                    fh.write(data)
+                    manifest.write(f"{at} {len(data)} {_sha(data)} {kind} {uri}\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+                size = fh.tell()
+            if size >= self.max_bytes:
+                self._current = None
+        resp_offset = offset + len(request)
+        return {
+            "file": path.name,
+            "offset": resp_offset,
+            "length": len(response),
+            "record_sha256": _sha(response),
+        }
+
+    async def __call__(self, result: FetchResult) -> dict[str, Any] | None:
+        """The pipeline's EvidenceSink: write off the event loop, return the reference."""
+        if result.status is None:
+            return None
+        return await asyncio.to_thread(self.write_ref, result)
+
+    def _file(self) -> Path:
+        if self._current is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._seq += 1
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+            host = socket.gethostname().replace("-", "_")
+            name = f"{self.prefix}-{stamp}-{host}-{os.getpid()}-{self._seq:05d}.warc.gz"
+            self._current = self.directory / name
+        return self._current
+
+
+def make_sink(directory: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> WarcWriter:
+    """An EvidenceSink for `crawler.pipeline` (`await sink(result)` -> reference dict)."""
+    return WarcWriter(directory, max_bytes)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _records(result: FetchResult) -> tuple[bytes, bytes]:
+    uri = result.final_url or result.url
+    parts = urlsplit(uri)
+    date = result.fetched_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    builder = WARCWriter(io.BytesIO(), gzip=True)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    req_headers = StatusAndHeaders(
+        f"GET {path} HTTP/1.1", [("Host", parts.netloc)], is_http_request=True
+    )
+    request = builder.create_warc_record(
+        uri, "request", payload=io.BytesIO(b""), length=0, http_headers=req_headers,
+        warc_headers_dict={"WARC-Date": date},
+    )
+    raw = list(result.raw_headers) or list(result.headers.items())
+    headers = [(k, v) for k, v in raw if k.lower() not in _DROPPED and
+               not k.lower().startswith("x-triage-warc-")]
+    headers += [(f"X-Triage-Orig-{k}", v) for k, v in raw if k.lower() in _DROPPED]
+    headers.append(("Content-Length", str(len(result.body))))
+    status = int(result.status or 0)
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    http_headers = StatusAndHeaders(
+        f"{status} {phrase}".strip(), headers, protocol=result.http_version or "HTTP/1.1"
+    )
+    sha = result.sha256 or _sha(result.body)
+    warc_headers = {"WARC-Date": date, SHA256_HEADER: sha}
+    if result.url != uri:
+        warc_headers["WARC-Triage-Requested-URI"] = result.url
+    response = builder.create_warc_record(
+        uri, "response", payload=io.BytesIO(result.body), length=len(result.body),
+        http_headers=http_headers, warc_headers_dict=warc_headers,
+    )
+    request.rec_headers.add_header(
+        "WARC-Concurrent-To", response.rec_headers.get_header("WARC-Record-ID")
+    )
+    return _serialise(request), _serialise(response)
+
+
+def _serialise(record: Any) -> bytes:
+    buf = io.BytesIO()
+    WARCWriter(buf, gzip=True).write_record(record)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@dataclass
+class VerifyReport:
+    files: int = 0
+    records: int = 0
+    pages: int = 0  # store references checked
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "files": self.files, "records": self.records,
+                "pages": self.pages, "problems": self.problems}
+
+
+def _check_member(data: bytes) -> tuple[str | None, str | None]:
+    """Decompress one gzip member strictly (CRC) and check its WARC digests.
+
+    Returns (problem or None, payload sha256 or None)."""
+    try:
+        d = zlib.decompressobj(wbits=31)
+        d.decompress(data)
+        if not d.eof or d.unused_data:
+            return "not exactly one complete gzip member", None
+        record = next(iter(ArchiveIterator(io.BytesIO(data))))
+        payload = record.raw_stream.read()
+    except Exception as exc:  # corrupt bytes surface as many library errors
+        return f"unreadable record ({type(exc).__name__}: {exc})", None
+    if record.rec_type != "response":
+        return None, None
+    sha = _sha(payload)
+    want = record.rec_headers.get_header(SHA256_HEADER)
+    if want and want != sha:
+        return f"payload SHA-256 {sha} != {SHA256_HEADER} {want}", sha
+    digest = record.rec_headers.get_header("WARC-Payload-Digest") or ""
+    if digest.startswith("sha1:"):
+        import base64
+
+        sha1 = base64.b32encode(hashlib.sha1(payload).digest()).decode()
+        if digest[5:] != sha1:
+            return f"payload sha1 {sha1} != WARC-Payload-Digest {digest[5:]}", sha
+    return None, sha
+
+
+def verify_files(directory: str | Path, refs: Iterable[EvidenceRef] = ()) -> VerifyReport:
+    """Recompute every hash of every WARC file in `directory`, and of each store reference."""
+    root = Path(directory)
+    report = VerifyReport()
+    for path in sorted(root.glob("*.warc.gz")):
+        report.files += 1
+        data = path.read_bytes()
+        manifest = path.parent / (path.name + MANIFEST_SUFFIX)
+        if not manifest.exists():
+            report.problems.append(f"{path.name}: manifest {manifest.name} is missing")
+            continue
+        pos = 0
+        for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+            fields = line.split(" ", 4)
+            if len(fields) < 4:
+                report.problems.append(f"{manifest.name}:{n}: malformed line")
+                continue
+            off, length, sha = int(fields[0]), int(fields[1]), fields[2]
+            if off != pos:
+                report.problems.append(f"{path.name}: bytes {pos}..{off} not in the manifest")
+            member = data[off : off + length]
+            report.records += 1
+            pos = off + length
+            if _sha(member) != sha:
+                report.problems.append(f"{path.name}@{off}: record bytes changed (SHA-256)")
+                continue
+            problem, _ = _check_member(member)
+            if problem:
+                report.problems.append(f"{path.name}@{off}: {problem}")
+        if pos != len(data):
+            report.problems.append(f"{path.name}: {len(data) - pos} bytes after the last record")
+    for ref in refs:
+        report.pages += 1
+        path = root / ref.file
+        where = f"page {ref.page_id} ({ref.file}@{ref.offset})"
+        if not path.exists():
+            report.problems.append(f"{where}: WARC file missing")
+            continue
+        with path.open("rb") as fh:
+            fh.seek(ref.offset)
+            member = fh.read(ref.length) if ref.length else fh.read()
+        if ref.length and ref.record_sha256 and _sha(member) != ref.record_sha256:
+            report.problems.append(f"{where}: record bytes differ from the store's SHA-256")
+            continue
+        problem, body_sha = _check_member(member) if ref.length else (None, None)
+        if problem:
+            report.problems.append(f"{where}: {problem}")
+        elif ref.payload_sha256 and body_sha is not None and body_sha != ref.payload_sha256:
+            report.problems.append(
+                f"{where}: body SHA-256 {body_sha} != page {ref.payload_sha256}"
+            )
+    return report
+
+
+async def verify(directory: str | Path, store: Store | None = None) -> VerifyReport:
+    """`verify_files` on `directory`, plus every page reference in `store` when given."""
+    refs = await store.list_evidence() if store is not None else []
+    return await asyncio.to_thread(verify_files, directory, refs)
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def drop_records(directory: str | Path, refs: Sequence[EvidenceRef]) -> dict[str, dict[int, int]]:
+    """Rewrite WARC files without the given response records (and their request records).
+
+    Returns, per file, the new offset of every record that moved (old -> new)."""
+    root = Path(directory)
+    by_file: dict[str, set[int]] = {}
+    for ref in refs:
+        by_file.setdefault(ref.file, set()).add(ref.offset)
+    moves: dict[str, dict[int, int]] = {}
+    for name, offsets in by_file.items():
+        path = root / name
+        manifest = root / (name + MANIFEST_SUFFIX)
+        if not path.exists() or not manifest.exists():
+            continue
+        data = path.read_bytes()
+        entries = [line.split(" ", 4) for line in manifest.read_text("utf-8").splitlines()]
+        drop: set[int] = set()
+        for i, e in enumerate(entries):
+            if int(e[0]) in offsets:
+                drop.add(i)
+                if i > 0 and entries[i - 1][3] == "request":
+                    drop.add(i - 1)
+        out, lines, moved, pos = bytearray(), [], {}, 0
+        for i, e in enumerate(entries):
+            if i in drop:
+                continue
+            off, length = int(e[0]), int(e[1])
+            if off != pos:
+                moved[off] = pos
+            out += data[off : off + length]
+            lines.append(" ".join([str(pos), *e[1:]]))
+            pos += length
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(bytes(out))
+        tmp_manifest = manifest.with_name(manifest.name + ".tmp")
+        tmp_manifest.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        os.replace(tmp, path)
+        os.replace(tmp_manifest, manifest)
+        moves[name] = moved
+    return moves
+
+
+async def purge(store: Store, directory: str | Path | None, older_than_days: float,
+                actor: str = "retention") -> PurgeReport:
+    """Retention: blank text of hits dismissed over N days ago and drop their WARC records."""
+    report = await store.purge_dismissed(older_than_days, actor=actor)
+    if directory is not None and report.evidence:
+        moves = await asyncio.to_thread(drop_records, directory, report.evidence)
+        for name, moved in moves.items():
+            if moved:
+                await store.relocate_evidence(name, moved)
+    return report
