@@ -1,0 +1,172 @@
+"""WARC evidence: exact responses written, rotated, verified, and purged with retention."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.evidence import SHA256_HEADER, WarcWriter, make_sink, purge, verify, verify_files
+from crawler.models import FetchResult, Outcome, Reason, utcnow
+from storage import open_store
+from tests.support.server import LoopbackSite
+from tests.test_store import Clock, crawl_once, db_url, evaluation, seeds  # noqa: F401
+
+HTML = b"<html><head><title>Hiring</title></head><body>Work abroad, no papers.</body></html>"
+
+
+def result(url: str = "http://127.0.0.1:9/ad", body: bytes = HTML, **kw: Any) -> FetchResult:
+    fields: dict[str, Any] = {
+        "url": url, "outcome": Outcome.FETCHED, "reason": Reason.OK, "detail": "",
+        "fetched_at": utcnow(), "final_url": url, "status": 200,
+        "headers": {"content-type": "text/html; charset=utf-8"},
+        "raw_headers": (("Content-Type", "text/html; charset=utf-8"), ("X-Test", "1")),
+        "content_type": "text/html", "body": body, "sha256": hashlib.sha256(body).hexdigest(),
+    }
+    fields.update(kw)
+    return FetchResult(**fields)
+
+
+def records(path: Path) -> list[Any]:
+    out = []
+    with path.open("rb") as fh:
+        for rec in ArchiveIterator(fh):
+            body = rec.content_stream().read()
+            out.append((rec.rec_type, rec.rec_headers, rec.http_headers, body))
+    return out
+
+
+def flip(path: Path, position: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[position] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_response_is_written_with_exact_status_headers_and_body(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path)
+    name, offset = writer.write(result(status=404))
+    [(req_type, _, req_http, _), (rtype, rec, http, body)] = records(tmp_path / name)
+    assert (req_type, req_http.protocol, req_http.statusline) == ("request", "GET", "/ad HTTP/1.1")
+    assert rtype == "response" and body == HTML
+    assert http.get_statuscode() == "404" and http.get_header("X-Test") == "1"
+    assert rec.get_header(SHA256_HEADER) == hashlib.sha256(HTML).hexdigest()
+    assert rec.get_header("WARC-Payload-Digest").startswith("sha1:")
+    with (tmp_path / name).open("rb") as fh:
+        fh.seek(offset)
+        assert next(iter(ArchiveIterator(fh))).rec_type == "response"
+
+
+def test_decoded_body_is_stored_with_original_encoding_headers_kept_aside(tmp_path: Path) -> None:
+    raw = (("Content-Type", "text/html"), ("Content-Encoding", "gzip"), ("Content-Length", "31"))
+    name, _ = WarcWriter(tmp_path).write(result(raw_headers=raw))
+    http = records(tmp_path / name)[1][2]
+    assert http.get_header("Content-Encoding") is None
+    assert http.get_header("X-Triage-Orig-Content-Encoding") == "gzip"
+    assert http.get_header("Content-Length") == str(len(HTML))
+
+
+def test_files_rotate_by_size(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path, max_bytes=1500)
+    names = {writer.write(result(url=f"http://127.0.0.1:9/{i}"))[0] for i in range(6)}
+    assert len(names) >= 3
+    assert all(gzip.decompress((tmp_path / n).read_bytes()) for n in names)
+    report = verify_files(tmp_path)
+    assert report.ok and report.files == len(names) and report.records == 12
+
+
+async def test_real_loopback_response_round_trips(site: LoopbackSite, tmp_path: Path) -> None:
+    site.route("/ad", body=HTML, headers={"Content-Type": "text/html", "X-Served-By": "loop"})
+    async with httpx.AsyncClient() as client:
+        resp = await client.get(site.url("/ad"))
+    fr = result(url=site.url("/ad"), body=resp.content, status=resp.status_code,
+                raw_headers=tuple(resp.headers.multi_items()))
+    sink = make_sink(tmp_path)
+    ref = await sink(fr)
+    assert ref is not None
+    (_, _, http, body) = records(tmp_path / ref["file"])[1]
+    assert body == resp.content and http.get_header("X-Served-By") == "loop"
+    assert verify_files(tmp_path).ok
+
+
+@pytest.mark.parametrize("where", ["gzip-header", "middle", "last"])
+def test_verify_fails_when_one_byte_changes(tmp_path: Path, where: str) -> None:
+    writer = WarcWriter(tmp_path)
+    for i in range(3):
+        writer.write(result(url=f"http://127.0.0.1:9/{i}"))
+    [path] = list(tmp_path.glob("*.warc.gz"))
+    assert verify_files(tmp_path).ok
+    size = path.stat().st_size
+    flip(path, {"gzip-header": 5, "middle": size // 2, "last": size - 1}[where])
+    report = verify_files(tmp_path)
+    assert not report.ok and path.name in report.problems[0]
+
+
+def test_verify_reports_a_missing_manifest(tmp_path: Path) -> None:
+    name, _ = WarcWriter(tmp_path).write(result())
+    (tmp_path / (name + ".manifest")).unlink()
+    assert "manifest" in verify_files(tmp_path).problems[0]
+
+
+async def _flagged_with_evidence(store: Any, writer: WarcWriter, url: str, body: bytes) -> Any:
+    """What the pipeline does: write the WARC, pass the reference in x-triage-warc-* headers."""
+    [claim] = await store.claim("w1", 1, 60)
+    assert claim.url == url
+    fr = result(url=url, body=body)
+    ref = await writer(fr)
+    assert ref is not None
+    fr = dataclasses.replace(
+        fr, headers={**fr.headers, **{f"x-triage-warc-{k}": str(v) for k, v in ref.items()}}
+    )
+    return await store.record_result(claim, "w1", fr, None, evaluation(), ())
+
+
+async def test_verify_checks_the_store_references(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    evidence = tmp_path / "evidence"
+    writer = WarcWriter(evidence)
+    async with open_store(db_url) as store:
+        await store.add_batch("s", "x", seeds(["http://127.0.0.1:9/a"]), [])
+        out = await _flagged_with_evidence(store, writer, "http://127.0.0.1:9/a", HTML)
+        hit = await store.get_hit(out.hit_id)
+        assert hit is not None and hit.extra["warc"]["warc_file"]
+        assert "x-triage-warc-file" not in str(hit.to_json())  # not kept as a page header
+        report = await verify(evidence, store)
+        assert report.ok and report.pages == 1
+        [path] = list(evidence.glob("*.warc.gz"))
+        flip(path, path.stat().st_size - 20)
+        report = await verify(evidence, store)
+        assert not report.ok
+        assert any(p.startswith(f"page {out.page_id}") for p in report.problems)
+
+
+async def test_retention_drops_dismissed_records_and_keeps_others_verifiable(
+    db_url: str, tmp_path: Path  # noqa: F811
+) -> None:
+    clock = Clock()
+    evidence = tmp_path / "evidence"
+    writer = WarcWriter(evidence)
+    urls = ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
+    async with open_store(db_url, clock=clock) as store:
+        await store.add_batch("s", "x", seeds(urls), [])
+        first = await _flagged_with_evidence(store, writer, urls[0], b"<p>first</p>")
+        second = await _flagged_with_evidence(store, writer, urls[1], b"<p>second</p>")
+        before = await store.get_hit(second.hit_id)
+        assert before is not None
+        second_offset = before.extra["warc"]["warc_offset"]
+        await store.review(first.hit_id, "dismissed", "ana")
+        clock.advance(10 * 86_400)
+        report = await purge(store, evidence, 7)
+        assert (report.hits, len(report.evidence)) == (1, 1)
+        [path] = list(evidence.glob("*.warc.gz"))
+        kept = [r for r in records(path) if r[0] == "response"]
+        assert [r[3] for r in kept] == [b"<p>second</p>"]
+        check = await verify(evidence, store)
+        assert check.ok, check.problems
+        assert check.pages == 1
+        hit = await store.get_hit(second.hit_id)
+        assert hit is not None and hit.extra["warc"]["warc_offset"] < second_offset  # moved
