@@ -163,3 +163,11 @@ def scan(
             typer.echo(json.dumps(record, ensure_ascii=False))
         else:
             typer.echo(_table(record))
+
+
+@rules_app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of one rule document (the content of rules/schema.json)."""
+    from crawler.rules.model import schema_text
+
+    typer.echo(schema_text(), nl=False)

@@ -3,7 +3,7 @@
 One YAML document is one `RuleSpec`; `settings.yaml` is one `PackSettings`. These models only
 describe and validate the *shape*; meaning (conditions, regexes) is checked in compile.py.
 
-Regenerate the schema with `python -m crawler.rules.model > rules/schema.json`.
+Regenerate the schema with `triage rules schema > rules/schema.json`.
 """
 
 from __future__ import annotations
@@ -216,6 +216,3 @@ def rule_schema() -> dict[str, Any]:
 def schema_text() -> str:
     return json.dumps(rule_schema(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
-
-if __name__ == "__main__":  # pragma: no cover
-    print(schema_text(), end="")
