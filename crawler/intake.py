@@ -42,29 +42,27 @@ def safe_source(name: str) -> str:
     return cleaned[:200]
 
 
-def decode_seed_bytes(data: bytes) -> str:
-    """UTF-8 text (a BOM is dropped); anything else is refused as not a seed list."""
-    if b"\x00" in data:
-        raise SeedError("not a text file (contains NUL bytes)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SeedError(f"not UTF-8 text (byte {exc.start})") from exc
+def decode_seed_bytes(data: bytes, name: str = "seed file") -> str:
+    """UTF-8 text (a BOM is dropped); anything else is refused (SeedError) as not a seed list."""
+    from crawler import seeds
+
+    return seeds.decode_seed_bytes(data, name)
 
 
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-async def submit_text(store: Store, text: str, source: str) -> dict[str, Any]:
+async def submit_text(
+    store: Store, text: str, source: str, raw: bytes | None = None
+) -> dict[str, Any]:
     """Parse a seed list and queue it as one batch; the same content twice is one batch.
 
-    Returns the receipt (BatchReceipt.to_json()), with "already_submitted": true when a batch with
-    this content's SHA-256 already existed.
+    The batch's SHA-256 is that of the file's bytes (`raw`), as `triage submit` records it, so
+    a file sent by any channel is recognised. Returns the receipt (BatchReceipt.to_json()), with
+    "already_submitted": true when a batch with this SHA-256 already existed.
     """
     from crawler.seeds import parse_seed_text
 
-    return await submit_parsed(store, parse_seed_text(text, source))
+    seed_file = parse_seed_text(text, source)
+    seed_file.sha256 = hashlib.sha256(raw if raw is not None else text.encode()).hexdigest()
+    return await submit_parsed(store, seed_file)
 
 
 async def submit_parsed(store: Store, seed_file: Any) -> dict[str, Any]:
@@ -189,7 +187,9 @@ class Inbox:
         with structlog.contextvars.bound_contextvars(file=path.name):
             try:
                 data = await asyncio.to_thread(_read_capped, path)
-                seed_file = parse_seed_text(decode_seed_bytes(data), safe_source(path.name))
+                seed_file = parse_seed_text(decode_seed_bytes(data, path.name),
+                                            safe_source(path.name))
+                seed_file.sha256 = hashlib.sha256(data).hexdigest()
             except SeedError as exc:
                 self._reject(path, str(exc))
                 return None

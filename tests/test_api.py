@@ -317,7 +317,7 @@ async def test_reload_picks_up_a_good_edit(
     from tests.test_api_support import RULE
 
     before = (await client.get("/api/rules")).json()["version"]
-    write_rules(tmp_path / "rules", RULE.replace("weight: 2.0", "weight: 3.0"))
+    write_rules(tmp_path / "rules", RULE.replace("version: 1", "version: 2"))
     r = await client.post("/api/rules/reload", json={})
     assert r.status_code == 200, r.text
     assert r.json()["version"] != before

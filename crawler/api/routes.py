@@ -114,6 +114,7 @@ async def submit_batch(request: Request, user: User) -> JSONResponse:
             raise HTTPException(422, "send exactly one of 'urls' or 'text'")
         text = "\n".join(body.urls) if body.urls is not None else (body.text or "")
         source = body.source
+        raw = None
     elif ctype == "multipart/form-data":
         async with request.form(max_files=1, max_fields=5) as form:
             upload = form.get("file")
@@ -125,14 +126,15 @@ async def submit_batch(request: Request, user: User) -> JSONResponse:
             raise HTTPException(413, f"seed list over {state.max_upload_bytes} bytes")
         source = intake.safe_source(filename)
         try:
-            text = intake.decode_seed_bytes(data)
+            text = intake.decode_seed_bytes(data, source)
         except SeedError as exc:
             raise HTTPException(422, str(exc)) from exc
+        raw = data
     else:
         raise HTTPException(415, "send application/json or multipart/form-data")
     if "\x00" in text:
         raise HTTPException(422, "seed list contains NUL characters")
-    receipt = await intake.submit_text(state.store, text, source)
+    receipt = await intake.submit_text(state.store, text, source, raw)
     metrics.BATCHES.labels("api").inc()
     status = 200 if receipt.get("already_submitted") else 201
     return JSONResponse(receipt, status_code=status)
