@@ -215,7 +215,7 @@ class Fetcher:
             transport=transport,
             follow_redirects=False,
             trust_env=False,
-            cookies=httpx.Cookies(http.cookiejar.CookieJar(policy=_NoCookies())),
+            cookies=http.cookiejar.CookieJar(policy=_NoCookies()),  # a jar that never stores
             timeout=httpx.Timeout(connect=s.connect_timeout, read=s.read_timeout,
                                   write=s.read_timeout, pool=s.total_timeout),
             headers={"User-Agent": s.user_agent, "Accept": ACCEPT,
@@ -416,6 +416,7 @@ class Fetcher:
                         ex = await self._read(url, response, robots_txt)
                     finally:
                         await response.aclose()
+                        self._client.cookies.clear()  # belt and braces: the jar stores nothing
             except TimeoutError:
                 slot.failed("deadline")
                 return _Exchange("failed", Reason.TIMEOUT,

@@ -1,0 +1,294 @@
+"""Fetcher: every hop checked, nothing unsafe read. Real loopback servers; other addresses are
+only ever *decided on* (a resolver seam maps test names), never connected to."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpcore
+import pytest
+
+from crawler.fetch import Fetcher
+from crawler.models import Outcome, Reason
+from crawler.policy import SourcePolicy
+from crawler.settings import FetchSettings
+from tests.support.hostile import HostileServer, endless
+from tests.support.server import LoopbackSite
+
+Resolve = Callable[[str, int], Awaitable[list[str]]]
+
+
+def settings(**kw: Any) -> FetchSettings:
+    base: dict[str, Any] = {"allow_cidrs": ("127.0.0.1/32",), "per_host_rps": 0,
+                            "backoff_base": 0.01, "contact": "mailto:osint@example.org"}
+    return FetchSettings(**{**base, **kw})
+
+
+def resolver(table: dict[str, list[str]], calls: list[str] | None = None) -> Resolve:
+    async def resolve(host: str, port: int) -> list[str]:
+        if calls is not None:
+            calls.append(host)
+        if host not in table:
+            raise OSError(f"{host}: Name or service not known")
+        return table[host]
+
+    return resolve
+
+
+async def test_html_page_is_fetched_with_hash_headers_and_identity(site: LoopbackSite) -> None:
+    body = "<html><title>t</title><p>hello</p></html>"
+    site.route("/a", body, headers={"ETag": '"x1"', "X-Secret": "s"})
+    policy = SourcePolicy.parse("legal_basis: 'case 17'\n")
+    async with Fetcher(settings(), policy=policy) as f:
+        r = await f.fetch(site.url("/a"))
+    assert r.outcome is Outcome.FETCHED and r.reason is Reason.OK and r.status == 200
+    assert r.body == body.encode()
+    assert r.sha256 == hashlib.sha256(body.encode()).hexdigest()
+    assert r.content_type == "text/html" and r.charset == "utf-8"
+    assert r.headers["etag"] == '"x1"' and "x-secret" not in r.headers
+    assert ("X-Secret", "s") in r.raw_headers or ("x-secret", "s") in r.raw_headers
+    assert r.final_url == site.url("/a") and r.redirects == ()
+    assert r.legal_basis == "case 17"
+    ua = site.requests[-1].headers["User-Agent"]
+    assert ua.startswith("triage/") and "mailto:osint@example.org" in ua
+
+
+async def test_redirect_chain_is_followed_hop_by_hop(site: LoopbackSite) -> None:
+    site.route("/r1", status=301, headers={"Location": "/r2"})
+    site.route("/r2", status=302, headers={"Location": site.url("/r3")})
+    site.route("/r3", status=307, headers={"Location": "/final"})
+    site.route("/final", "<p>done</p>")
+    async with Fetcher(settings()) as f:
+        r = await f.fetch(site.url("/r1"))
+    assert r.outcome is Outcome.FETCHED and r.body == b"<p>done</p>"
+    assert r.redirects == (site.url("/r1"), site.url("/r2"), site.url("/r3"))
+    assert r.final_url == site.url("/final")
+
+
+async def test_more_than_five_redirects_are_refused(site: LoopbackSite) -> None:
+    for i in range(7):
+        site.route(f"/r{i}", status=302, headers={"Location": f"/r{i + 1}"})
+    site.route("/r7", "<p>x</p>")
+    async with Fetcher(settings()) as f:
+        r = await f.fetch(site.url("/r0"))
+    assert r.outcome is Outcome.REFUSED and r.reason is Reason.TOO_MANY_REDIRECTS
+    assert len(r.redirects) == 6
+    assert "/r6" not in site.paths()
+
+
+async def test_redirect_to_metadata_address_is_refused_without_connecting(
+    site: LoopbackSite,
+) -> None:
+    site.route("/go", status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+    async with Fetcher(settings()) as f:
+        r = await f.fetch(site.url("/go"))
+        connects = list(f.backend.connects)
+    assert r.outcome is Outcome.REFUSED and r.reason is Reason.REDIRECT_REFUSED
+    assert "169.254.169.254" in r.detail and "metadata" in r.detail
+    assert r.redirects == (site.url("/go"),)
+    assert connects and all(ip == "127.0.0.1" for ip, _ in connects)
+
+
+async def test_redirect_to_name_resolving_to_private_address_is_refused_without_connecting(
+    site: LoopbackSite,
+) -> None:
+    calls: list[str] = []
+    resolve = resolver({"start.test": ["127.0.0.1"], "intranet.test": ["10.0.0.1"]}, calls)
+    site.route("/go", status=302, headers={"Location": f"http://intranet.test:{site.port}/admin"})
+    async with Fetcher(settings(), resolver=resolve) as f:
+        r = await f.fetch(f"http://start.test:{site.port}/go")
+        connects = list(f.backend.connects)
+    assert r.reason is Reason.REDIRECT_REFUSED and "10.0.0.1" in r.detail
+    assert "intranet.test" in calls
+    assert connects and all(ip == "127.0.0.1" for ip, _ in connects)
+    assert "/admin" not in site.paths()
+
+
+async def test_one_private_address_among_public_ones_refuses_the_host(site: LoopbackSite) -> None:
+    resolve = resolver({"mixed.test": ["127.0.0.1", "192.168.0.10"]})
+    async with Fetcher(settings(), resolver=resolve) as f:
+        r = await f.fetch(f"http://mixed.test:{site.port}/")
+        assert f.backend.connects == []
+    assert r.reason is Reason.ADDRESS and "192.168.0.10" in r.detail
+    assert site.paths() == []
+
+
+async def test_connection_is_pinned_to_the_vetted_address_with_the_name_kept(
+    site: LoopbackSite,
+) -> None:
+    calls: list[str] = []
+    site.route("/a", "<p>a</p>")
+    # the system resolver knows nothing of pinned.test: success proves no second lookup
+    async with Fetcher(settings(), resolver=resolver({"pinned.test": ["127.0.0.1"]}, calls)) as f:
+        r = await f.fetch(f"http://pinned.test:{site.port}/a")
+    assert r.outcome is Outcome.FETCHED
+    assert all(req.headers["Host"] == f"pinned.test:{site.port}" for req in site.requests)
+    assert calls == ["pinned.test", "pinned.test"]  # once for robots.txt, once for the page
+
+
+async def test_unvetted_connections_are_refused_by_the_backend() -> None:
+    f = Fetcher(settings())
+    with pytest.raises(httpcore.ConnectError):
+        await f.backend.connect_tcp("127.0.0.1", 9)
+    assert f.backend.connects == []
+
+
+async def test_loopback_is_refused_by_default(site: LoopbackSite) -> None:
+    site.route("/a", "<p>a</p>")
+    async with Fetcher(FetchSettings()) as f:
+        r = await f.fetch(site.url("/a"))
+        assert f.backend.connects == []
+    assert r.outcome is Outcome.REFUSED and r.reason is Reason.ADDRESS and "loopback" in r.detail
+    assert site.paths() == []
+
+
+async def test_allow_loopback_fixture_opens_loopback(site: LoopbackSite,
+                                                     allow_loopback: None) -> None:
+    site.route("/a", "<p>a</p>")
+    async with Fetcher(FetchSettings.from_env(per_host_rps=0)) as f:
+        assert (await f.fetch(site.url("/a"))).outcome is Outcome.FETCHED
+
+
+@pytest.mark.parametrize("host", ["0x7f.0.0.1", "2130706433", "0177.0.0.1", "127.1"])
+async def test_numeric_host_tricks_are_refused(site: LoopbackSite, host: str) -> None:
+    async with Fetcher(settings(allow_cidrs=("127.0.0.0/8",))) as f:
+        r = await f.fetch(f"http://{host}:{site.port}/")
+    assert r.reason is Reason.ADDRESS and "non-standard" in r.detail
+    assert site.paths() == []
+
+
+async def test_dns_failure_is_a_recorded_failure() -> None:
+    async with Fetcher(settings(), resolver=resolver({})) as f:
+        r = await f.fetch("http://nowhere.test/")
+    assert r.outcome is Outcome.FAILED and r.reason is Reason.DNS
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/x", "file:///etc/passwd", "javascript:x",
+                                 "http:///nohost", "http://user:pw@example.org/"])
+async def test_bad_urls_are_refused_not_raised(url: str) -> None:
+    async with Fetcher(settings()) as f:
+        r = await f.fetch(url)
+    assert r.outcome is Outcome.REFUSED and r.detail
+
+
+async def test_redirect_to_other_schemes_and_denied_hosts_is_refused(site: LoopbackSite) -> None:
+    site.route("/file", status=302, headers={"Location": "file:///etc/passwd"})
+    site.route("/onion", status=302, headers={"Location": "http://abc.onion/"})
+    async with Fetcher(settings()) as f:
+        a = await f.fetch(site.url("/file"))
+        b = await f.fetch(site.url("/onion"))
+    assert a.reason is Reason.REDIRECT_REFUSED and "scheme" in a.detail
+    assert b.reason is Reason.REDIRECT_REFUSED and ".onion" in b.detail
+
+
+async def test_policy_refuses_before_any_lookup(site: LoopbackSite) -> None:
+    calls: list[str] = []
+    policy = SourcePolicy.parse("allow: [allowed.test]\n")
+    async with Fetcher(settings(), policy=policy, resolver=resolver({}, calls)) as f:
+        r = await f.fetch(f"http://other.test:{site.port}/")
+    assert r.reason is Reason.POLICY and "allow list" in r.detail
+    assert calls == []
+
+
+async def test_redirect_hop_is_checked_against_the_new_hosts_robots_txt() -> None:
+    with LoopbackSite() as a, LoopbackSite() as b:
+        b.route("/robots.txt", "User-agent: *\nDisallow: /\n", content_type="text/plain")
+        b.route("/x", "<p>x</p>")
+        a.route("/go", status=302, headers={"Location": f"http://b.test:{b.port}/x"})
+        resolve = resolver({"a.test": ["127.0.0.1"], "b.test": ["127.0.0.1"]})
+        async with Fetcher(settings(), resolver=resolve) as f:
+            r = await f.fetch(f"http://a.test:{a.port}/go")
+    assert r.reason is Reason.REDIRECT_REFUSED and "robots" in r.detail
+    assert b.paths() == ["/robots.txt"]
+
+
+async def test_non_html_content_type_is_refused_unread(site: LoopbackSite) -> None:
+    site.route("/doc.pdf", b"%PDF-1.7 " + b"x" * 1000, content_type="application/pdf")
+    async with Fetcher(settings()) as f:
+        r = await f.fetch(site.url("/doc.pdf"))
+    assert r.outcome is Outcome.REFUSED and r.reason is Reason.CONTENT_TYPE
+    assert "application/pdf" in r.detail and r.body == b"" and r.sha256 is None
+
+
+async def test_image_jpeg_on_an_html_url_is_refused_unread() -> None:
+    async with HostileServer(endless(content_type="image/jpeg", chunk=b"\xff\xd8\xff" + b"j" * 65000)) as srv:
+        async with Fetcher(settings()) as f:
+            r = await f.fetch(srv.url("/photo.html"))
+    assert r.outcome is Outcome.REFUSED and r.reason is Reason.CONTENT_TYPE
+    assert "image/jpeg" in r.detail and r.body == b""
+
+
+async def test_missing_content_type_is_refused(site: LoopbackSite) -> None:
+    site.route("/x", "<p>x</p>", content_type=None)
+    async with Fetcher(settings()) as f:
+        r = await f.fetch(site.url("/x"))
+    assert r.reason is Reason.CONTENT_TYPE and "no Content-Type" in r.detail
+
+
+@pytest.mark.parametrize(
+    ("magic", "what"),
+    [(b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff\xe0", "JPEG"), (b"PK\x03\x04", "ZIP"),
+     (b"\x00\x00\x00\x18ftypmp42", "MP4"), (b"\x7fELF\x02\x01", "ELF")],
+)
+async def test_media_bytes_behind_a_text_type_are_discarded(
+    site: LoopbackSite, magic: bytes, what: str
+) -> None:
+    site.route("/page.html", magic + b"\x00" * 200)
+    async with Fetcher(settings()) as f:
+        r = await f.fetch(site.url("/page.html"))
+    assert r.outcome is Outcome.REFUSED and r.reason is Reason.SNIFFED_MEDIA
+    assert what in r.detail and r.body == b""
+
+
+async def test_declared_oversize_body_is_refused_unread(site: LoopbackSite) -> None:
+    site.route("/big", b"a" * (2 * 1024 * 1024))
+    async with Fetcher(settings(max_body_bytes=1024 * 1024)) as f:
+        r = await f.fetch(site.url("/big"))
+    assert r.outcome is Outcome.REFUSED and r.reason is Reason.TOO_LARGE
+    assert "Content-Length" in r.detail and r.body == b""
+
+
+async def test_body_over_the_cap_is_cut(site: LoopbackSite) -> None:
+    site.route("/big", lambda: (b"<p>" + b"a" * 1021 for _ in range(3000)))  # chunked, 3 MB
+    async with Fetcher(settings(max_body_bytes=1024 * 1024)) as f:
+        r = await f.fetch(site.url("/big"))
+    assert r.reason is Reason.TOO_LARGE and "cap" in r.detail and r.body == b""
+
+
+async def test_body_at_the_cap_is_kept(site: LoopbackSite) -> None:
+    site.route("/exact", b"a" * 4096)
+    async with Fetcher(settings(max_body_bytes=4096)) as f:
+        r = await f.fetch(site.url("/exact"))
+    assert r.outcome is Outcome.FETCHED and len(r.body) == 4096
+
+
+async def test_http_error_status_is_recorded_not_retried(site: LoopbackSite) -> None:
+    async with Fetcher(settings(retries=3)) as f:
+        r = await f.fetch(site.url("/missing"))
+    assert r.outcome is Outcome.FETCHED and r.status == 404 and r.reason is Reason.HTTP_STATUS
+    assert site.paths().count("/missing") == 1
+
+
+async def test_cookies_are_never_kept(site: LoopbackSite) -> None:
+    site.route("/set", "<p>a</p>", headers={"Set-Cookie": "session=abc; Path=/"})
+    site.route("/next", "<p>b</p>")
+    async with Fetcher(settings()) as f:
+        await f.fetch(site.url("/set"))
+        await f.fetch(site.url("/next"))
+    assert all("Cookie" not in r.headers for r in site.requests)
+
+
+async def test_only_get_requests_and_no_subresources(site: LoopbackSite) -> None:
+    site.route("/a", '<img src="/img.jpg"><script src="/s.js"></script><form action="/f">')
+    async with Fetcher(settings()) as f:
+        await f.fetch(site.url("/a"))
+    assert site.paths() == ["/robots.txt", "/a"]
+    assert {r.method for r in site.requests} == {"GET"}
+
+
+async def test_fetcher_must_be_opened_and_results_still_come_back() -> None:
+    f = Fetcher(settings())
+    r = await f.fetch("http://127.0.0.1:9/")
+    assert r.outcome is Outcome.FAILED and r.reason is Reason.INTERNAL

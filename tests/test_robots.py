@@ -1,0 +1,195 @@
+"""robots.txt: RFC 9309 semantics (unit) and fail-closed behaviour against real loopback servers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from crawler.fetch import Fetcher
+from crawler.models import Outcome, Reason
+from crawler.robots import RobotsResponse, max_age, rules_from_response
+from crawler.settings import FetchSettings
+from tests.support.server import LoopbackSite
+
+S = FetchSettings()
+
+
+def _rules(text: str) -> Any:
+    return rules_from_response("http://h:80", RobotsResponse(status=200, body=text.encode()),
+                               0.0, S)
+
+
+def _ok(rules: Any, path: str, ua: str = "triage") -> bool:
+    return bool(rules.allows("http://h" + path, ua))
+
+
+def test_longest_match_wins() -> None:
+    r = _rules("User-agent: *\nDisallow: /ads\nAllow: /ads/public\n")
+    assert not _ok(r, "/ads/1")
+    assert _ok(r, "/ads/public/1")
+
+
+def test_allow_wins_a_tie() -> None:
+    r = _rules("User-agent: *\nDisallow: /page\nAllow: /page\n")
+    assert _ok(r, "/page")
+
+
+def test_wildcards_and_end_anchor() -> None:
+    r = _rules("User-agent: *\nDisallow: /*.php$\nDisallow: /priv*/x\n")
+    assert not _ok(r, "/a/b.php")
+    assert _ok(r, "/a/b.php?x=1")
+    assert not _ok(r, "/private/x")
+    assert _ok(r, "/public/x")
+
+
+def test_percent_encoding_equivalence() -> None:
+    r = _rules("User-agent: *\nDisallow: /caf%C3%A9\nDisallow: /a%2fb\n")
+    assert not _ok(r, "/café")
+    assert not _ok(r, "/caf%c3%a9")
+    assert not _ok(r, "/a%2fb")
+
+
+def test_our_token_group_then_fallback_to_star() -> None:
+    ours = _rules("User-agent: *\nDisallow: /\n\nUser-agent: triage\nDisallow: /private\n")
+    assert _ok(ours, "/ads")
+    assert not _ok(ours, "/private/1")
+    other = _rules("User-agent: *\nDisallow: /x\n\nUser-agent: otherbot\nDisallow: /\n")
+    assert _ok(other, "/ads")
+    assert not _ok(other, "/x")
+
+
+def test_robots_txt_itself_is_always_allowed() -> None:
+    assert _ok(_rules("User-agent: *\nDisallow: /\n"), "/robots.txt")
+
+
+@pytest.mark.parametrize(("status", "allowed"), [(404, True), (401, True), (403, True),
+                                                 (410, True), (429, False), (500, False),
+                                                 (503, False)])
+def test_status_rules(status: int, allowed: bool) -> None:
+    r = rules_from_response("http://h:80", RobotsResponse(status=status), 0.0, S)
+    assert _ok(r, "/anything") is allowed
+
+
+def test_network_error_fails_closed_for_a_short_while() -> None:
+    r = rules_from_response("http://h:80", RobotsResponse(error="timed out"), 100.0, S)
+    assert not _ok(r, "/x")
+    assert "fail closed" in r.reason
+    assert r.expires_at == 100.0 + S.robots_error_ttl
+
+
+def test_only_the_first_500_kib_is_parsed() -> None:
+    body = b"User-agent: *\nAllow: /\n" + b"#" * (600 * 1024) + b"\nDisallow: /late\n"
+    r = rules_from_response("http://h:80", RobotsResponse(status=200, body=body), 0.0, S)
+    assert _ok(r, "/late")
+
+
+def test_cache_lifetime_is_capped_at_24_hours() -> None:
+    long = rules_from_response("http://h:80", RobotsResponse(status=200, max_age=10**7), 0.0, S)
+    assert long.expires_at == 86400
+    short = rules_from_response("http://h:80", RobotsResponse(status=200, max_age=600), 0.0, S)
+    assert short.expires_at == 600
+    assert max_age("public, max-age=300") == 300
+    assert max_age("no-store") == 0
+
+
+def test_crawl_delay_is_capped() -> None:
+    r = _rules("User-agent: *\nCrawl-delay: 3600\n")
+    assert r.crawl_delay("triage", 30.0) == 30.0
+
+
+# --------------------------------------------------------------------------- against a server
+
+
+def _settings(**kw: Any) -> FetchSettings:
+    base: dict[str, Any] = {"allow_cidrs": ("127.0.0.1/32",), "per_host_rps": 0,
+                            "backoff_base": 0.01}
+    return FetchSettings(**{**base, **kw})
+
+
+async def test_robots_500_means_nothing_is_fetched_from_that_host(site: LoopbackSite) -> None:
+    site.route("/robots.txt", "oops", status=500, content_type="text/plain")
+    site.route("/a", "<p>a</p>")
+    site.route("/b", "<p>b</p>")
+    async with Fetcher(_settings()) as f:
+        results = [await f.fetch(site.url(p)) for p in ("/a", "/b")]
+    for r in results:
+        assert r.outcome is Outcome.REFUSED and r.reason is Reason.ROBOTS
+        assert "500" in r.detail and "fail closed" in r.detail
+    assert site.paths() == ["/robots.txt"]  # fetched once, cached, pages never requested
+
+
+async def test_robots_timeout_fails_closed(site: LoopbackSite) -> None:
+    def slow(handler: Any) -> None:
+        time.sleep(1.5)
+
+    site.route("/robots.txt", handler=slow)
+    site.route("/a", "<p>a</p>")
+    async with Fetcher(_settings(total_timeout=0.5, read_timeout=0.4)) as f:
+        r = await f.fetch(site.url("/a"))
+    assert r.reason is Reason.ROBOTS and "unreachable" in r.detail
+    assert "/a" not in site.paths()
+
+
+async def test_robots_disallow_refuses_and_allows_the_rest(site: LoopbackSite) -> None:
+    site.route("/robots.txt", "User-agent: triage\nDisallow: /private\n", content_type="text/plain")
+    site.route("/private/1", "<p>secret</p>")
+    site.route("/public", "<p>ok</p>")
+    async with Fetcher(_settings()) as f:
+        refused = await f.fetch(site.url("/private/1"))
+        ok = await f.fetch(site.url("/public"))
+    assert refused.reason is Reason.ROBOTS and "triage" in refused.detail
+    assert ok.outcome is Outcome.FETCHED
+    assert site.paths() == ["/robots.txt", "/public"]
+
+
+async def test_robots_redirects_are_followed_and_each_hop_checked(site: LoopbackSite) -> None:
+    site.route("/robots.txt", status=301, headers={"Location": "/r1"})
+    site.route("/r1", status=302, headers={"Location": "/real-robots"})
+    site.route("/real-robots", "User-agent: *\nDisallow: /no\n", content_type="text/plain")
+    site.route("/no", "<p>x</p>")
+    async with Fetcher(_settings()) as f:
+        r = await f.fetch(site.url("/no"))
+    assert r.reason is Reason.ROBOTS
+    assert site.paths() == ["/robots.txt", "/r1", "/real-robots"]
+
+
+async def test_robots_redirect_to_a_private_address_fails_closed(site: LoopbackSite) -> None:
+    site.route("/robots.txt", status=302, headers={"Location": "http://169.254.169.254/robots"})
+    site.route("/a", "<p>a</p>")
+    async with Fetcher(_settings()) as f:
+        r = await f.fetch(site.url("/a"))
+        connects = list(f.backend.connects)
+    assert r.reason is Reason.ROBOTS and "169.254.169.254" in r.detail
+    assert all(ip == "127.0.0.1" for ip, _ in connects)
+
+
+async def test_too_many_robots_redirects_fail_closed(site: LoopbackSite) -> None:
+    site.route("/robots.txt", status=302, headers={"Location": "/robots.txt"})
+    site.route("/a", "<p>a</p>")
+    async with Fetcher(_settings()) as f:
+        r = await f.fetch(site.url("/a"))
+    assert r.reason is Reason.ROBOTS and "redirects" in r.detail
+    assert site.paths().count("/robots.txt") == 6
+
+
+async def test_user_agent_token_is_configurable(site: LoopbackSite) -> None:
+    site.route("/robots.txt", "User-agent: unit7\nDisallow: /\n", content_type="text/plain")
+    site.route("/a", "<p>a</p>")
+    async with Fetcher(_settings(user_agent_token="unit7")) as f:
+        assert (await f.fetch(site.url("/a"))).reason is Reason.ROBOTS
+    async with Fetcher(_settings()) as f:
+        assert (await f.fetch(site.url("/a"))).outcome is Outcome.FETCHED
+
+
+async def test_crawl_delay_spaces_requests(site: LoopbackSite) -> None:
+    site.route("/robots.txt", "User-agent: *\nCrawl-delay: 0.4\n", content_type="text/plain")
+    for i in range(3):
+        site.route(f"/p{i}", "<p>x</p>")
+    async with Fetcher(_settings(per_host_rps=100)) as f:
+        for i in range(3):
+            assert (await f.fetch(site.url(f"/p{i}"))).outcome is Outcome.FETCHED
+    times = [r.at for r in site.requests]
+    gaps = [b - a for a, b in zip(times[1:], times[2:], strict=False)]
+    assert min(gaps) >= 0.35
