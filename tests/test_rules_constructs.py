@@ -13,7 +13,8 @@ from tests.rules_helpers import fired, rule_dict, ruleset, selection
 
 def one(tmp_path: Path, *patterns: object, condition: str = "sel", **sel_extra: object) -> RuleSet:
     return ruleset(
-        tmp_path, rule_dict(selections={"sel": selection(*patterns, **sel_extra)}, condition=condition)
+        tmp_path,
+        rule_dict(selections={"sel": selection(*patterns, **sel_extra)}, condition=condition),
     )
 
 

@@ -37,6 +37,11 @@ def compile_rule(rule: SourcedRule) -> tuple[CompiledRule | None, list[RuleProbl
     def problem(path: tuple[str | int, ...], message: str) -> None:
         problems.append(RuleProblem(rule.file, rule.line_of(*path), spec.id, _field(path), message))
 
+    if spec.status in ("test", "stable") and not (spec.tests.positive and spec.tests.negative):
+        problem(
+            ("tests",),
+            f"status {spec.status!r} needs at least one positive and one negative test",
+        )
     selections: dict[str, CompiledSelection] = {}
     for name, sel in spec.selections.items():
         compiled: list[CompiledPattern] = []

@@ -39,7 +39,8 @@ class SourcedRule:
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    rules: list[SourcedRule]
+    rules: list[SourcedRule]  # unique ids, in file order
+    duplicates: list[SourcedRule]  # later rules reusing an id (checked, never used)
     settings: PackSettings
     settings_file: str | None
     problems: list[RuleProblem]
@@ -119,7 +120,7 @@ def _problems_from(
     exc: ValidationError, data: Any, file: str, rule_id: str, lines: dict[Path_, int], line: int
 ) -> list[RuleProblem]:
     problems = []
-    seen: set[tuple[int, str, str]] = set()
+    seen: set[tuple[int, str]] = set()
     for err in exc.errors(include_url=False):
         loc = _clean_loc(err["loc"], data)
         msg = err["msg"]
@@ -129,8 +130,8 @@ def _problems_from(
             msg = "required field is missing"
         msg = msg.removeprefix("Value error, ")
         where = _line_for(lines, loc, line)
-        key = (where, _field(loc), msg)
-        if key in seen:
+        key = (where, _field(loc))
+        if key in seen:  # a union reports one error per member: keep the first
             continue
         seen.add(key)
         problems.append(RuleProblem(file, where, rule_id, _field(loc), msg))
@@ -235,6 +236,7 @@ def load_specs(paths: Sequence[Path]) -> Loaded:
     settings, settings_problems = load_settings(settings_path)
     problems.extend(settings_problems)
     rules: list[SourcedRule] = []
+    duplicates: list[SourcedRule] = []
     first_seen: dict[str, SourcedRule] = {}
     for path in files:
         file_rules, file_problems = load_rule_file(path)
@@ -251,7 +253,11 @@ def load_specs(paths: Sequence[Path]) -> Loaded:
                         f"duplicate id (first defined at {earlier.file}:{earlier.line_of('id')})",
                     )
                 )
+                duplicates.append(rule)
                 continue
             first_seen[rule.spec.id] = rule
             rules.append(rule)
-    return Loaded(rules, settings, str(settings_path) if settings_path else None, problems)
+    problems.sort(key=lambda p: (p.file, p.line))
+    return Loaded(
+        rules, duplicates, settings, str(settings_path) if settings_path else None, problems
+    )

@@ -152,14 +152,6 @@ class RuleSpec(_Strict):
             raise ValueError(f"selection name {bad[0]!r} is a condition keyword")
         return value
 
-    @model_validator(mode="after")
-    def _tests_for_mature_rules(self) -> RuleSpec:
-        if self.status in ("test", "stable") and not (self.tests.positive and self.tests.negative):
-            raise ValueError(
-                f"status {self.status!r} needs at least one positive and one negative test"
-            )
-        return self
-
 
 class Thresholds(_Strict):
     high: float = 4.0

@@ -75,7 +75,7 @@ def compile_pattern(
     key = _key(mods)
     folded = fold_literal(text, key)
     if not folded:
-        raise PatternError(f"literal {text!r} is empty after normalisation")
+        raise PatternError(f"literal '{text}' is empty after normalisation")
     substring = "substring" in mods
     return CompiledPattern(
         index=index,
@@ -91,23 +91,24 @@ def compile_pattern(
 def compile_re2(source: str, *, cased: bool) -> Any:
     """Compile with RE2; lookaround/backreferences and anything RE2 rejects raise PatternError."""
     if _LOOKAROUND.search(source):
-        raise PatternError(f"regex {source!r} uses lookaround, which RE2 does not support")
+        raise PatternError(f"regex '{source}' uses lookaround, which RE2 does not support")
     if _BACKREF.search(source):
-        raise PatternError(f"regex {source!r} uses a backreference, which RE2 does not support")
+        raise PatternError(f"regex '{source}' uses a backreference, which RE2 does not support")
     try:
         return re2.compile(source if cased else "(?i)" + source, options=_OPTIONS)
     except re2.error as exc:
         detail = exc.args[0] if exc.args else exc
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")
-        raise PatternError(f"regex {source!r} is not valid RE2: {detail}") from exc
+        detail = str(detail).replace("(?i)", "", 1) if not cased else str(detail)
+        raise PatternError(f"regex '{source}' is not valid RE2: {detail}") from exc
 
 
 def _compile_regex(index: int, source: str, key: ViewKey, langs: frozenset[str]) -> CompiledPattern:
     folded = fold_regex(source, key)
     regex = compile_re2(folded, cased=key.cased)
     if regex.search("") is not None:
-        raise PatternError(f"regex {source!r} matches the empty string")
+        raise PatternError(f"regex '{source}' matches the empty string")
     atoms = regex_atoms(folded, cased=key.cased)
     return CompiledPattern(
         index=index,
