@@ -334,6 +334,8 @@ class Store(Protocol):
         text: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        *,
+        assignee: str | None = None,
     ) -> list[HitRecord]:
         """Hits, highest priority then score first. status None means all."""
         ...

@@ -259,6 +259,17 @@ class QueriesMixin(SqlBase):
             for r in rows
         ]
 
+    async def find_batch_by_sha256(self, sha256: str) -> BatchRecord | None:
+        """The newest batch whose file had this SHA-256 (re-submission check)."""
+        self._check_open()
+        async with self._tx(write=False) as tx:
+            row = await tx.fetchone(
+                "SELECT max(id) AS id FROM batches WHERE sha256 = ?", (sha256,)
+            )
+        if row is None or row["id"] is None:
+            return None
+        return await self.get_batch(int(row["id"]))
+
     async def list_evidence(self) -> list[EvidenceRef]:
         self._check_open()
         async with self._tx(write=False) as tx:

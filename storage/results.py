@@ -15,6 +15,7 @@ Versions and reviewer decisions:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from crawler.models import Document, Entity, Evaluation, FetchResult, Outcome
 from storage.base import Claim, RecordOutcome
@@ -68,6 +69,21 @@ class ResultsMixin(SqlBase):
             )
             return RecordOutcome(page_id=page_id, hit_id=hit_id, new_hit=new)
 
+    async def record_evaluation(
+        self, page_id: int, url_id: int, url: str, sha256: str, evaluation: Evaluation,
+        actor: str,
+    ) -> RecordOutcome:
+        """Re-evaluate a stored page (rescan): the same exactly-once hit path as a crawl."""
+        self._check_open()
+        if not evaluation.flagged:
+            return RecordOutcome(page_id=page_id, hit_id=None, new_hit=False)
+        claim = Claim(url_id=url_id, url=url, host="", batch_id=0, attempts=0)
+        async with self._tx() as tx:
+            hit_id, new = await self._insert_hit(
+                tx, claim, actor, _Sha(sha256), evaluation, page_id, self._now()
+            )
+        return RecordOutcome(page_id=page_id, hit_id=hit_id, new_hit=new)
+
     async def _insert_page(
         self, tx: Tx, claim: Claim, result: FetchResult, doc: Document | None, now: float
     ) -> int:
@@ -112,7 +128,7 @@ class ResultsMixin(SqlBase):
         tx: Tx,
         claim: Claim,
         worker: str,
-        result: FetchResult,
+        result: FetchResult | _Sha,
         evaluation: Evaluation,
         page_id: int,
         now: float,
@@ -179,6 +195,13 @@ class ResultsMixin(SqlBase):
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (hit_id, actor, at, action, from_value, to_value, note),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Sha:
+    """What `_insert_hit` needs of a FetchResult: the body's SHA-256."""
+
+    sha256: str
 
 
 def _int(value: str | None) -> int | None:

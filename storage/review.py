@@ -87,6 +87,20 @@ class ReviewMixin(QueriesMixin, ResultsMixin):
                     done.append(int(r["id"]))
         return done
 
+    async def add_note(self, hit_id: int, note: str, reviewer: str) -> HitRecord:
+        """A note on a hit without changing its status (audited as `note`)."""
+        self._check_open()
+        now = self._now()
+        async with self._tx() as tx:
+            row = await tx.fetchone("SELECT status FROM hits WHERE id = ?", (hit_id,))
+            if row is None:
+                raise UnknownHitError(hit_id)
+            await self._audit(tx, hit_id, reviewer, now, "note", row["status"], row["status"],
+                              note)
+        hit = await self.get_hit(hit_id)
+        assert hit is not None
+        return hit
+
     async def assign(self, hit_id: int, assignee: str | None, actor: str) -> HitRecord:
         self._check_open()
         now = self._now()
