@@ -213,7 +213,8 @@ async def test_non_html_content_type_is_refused_unread(site: LoopbackSite) -> No
 
 
 async def test_image_jpeg_on_an_html_url_is_refused_unread() -> None:
-    async with HostileServer(endless(content_type="image/jpeg", chunk=b"\xff\xd8\xff" + b"j" * 65000)) as srv:
+    jpeg = endless(content_type="image/jpeg", chunk=b"\xff\xd8\xff" + b"j" * 65000)
+    async with HostileServer(jpeg) as srv:
         async with Fetcher(settings()) as f:
             r = await f.fetch(srv.url("/photo.html"))
     assert r.outcome is Outcome.REFUSED and r.reason is Reason.CONTENT_TYPE

@@ -29,8 +29,10 @@ class HostileServer:
         self.requests: list[tuple[float, str, dict[str, str]]] = []
         self.bytes_sent = 0
         self.closed_early = asyncio.Event()
+        self.stopping = asyncio.Event()  # handlers that loop for ever check this
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def port(self) -> int:
@@ -44,6 +46,7 @@ class HostileServer:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
+        self._writers.add(writer)
         try:
             while True:
                 line = (await reader.readline()).decode("latin-1").strip()
@@ -62,6 +65,7 @@ class HostileServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             self.closed_early.set()
         finally:
+            self._writers.discard(writer)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -80,9 +84,11 @@ class HostileServer:
     ) -> None:
         assert self._server is not None
         self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.stopping.set()
+        for writer in list(self._writers):
+            writer.close()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=2.0)
         await self._server.wait_closed()
 
 
@@ -106,17 +112,27 @@ async def write_body(srv: HostileServer, writer: asyncio.StreamWriter, data: byt
 
 
 def gzip_bomb(decoded_mib: int = 1024) -> Handler:
-    """Content-Encoding: gzip of `decoded_mib` MiB of zeros, compressed lazily while sent."""
+    """Content-Encoding: gzip of `decoded_mib` MiB of zeros (about 1 KiB on the wire per MiB).
+
+    After a full flush the compressor's output for the next MiB of zeros is the same bytes each
+    time, so the stream is built from one repeated block: cheap for the server's event loop.
+    """
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = bytes(1024 * 1024)
+    first = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
+    block = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
 
     async def handler(srv: HostileServer, r: asyncio.StreamReader, w: asyncio.StreamWriter,
                       line: str) -> None:
         w.write(head(200, {"Content-Type": "text/html", "Content-Encoding": "gzip",
                            "Connection": "close"}))
-        comp = zlib.compressobj(9, zlib.DEFLATED, 31)
-        zeros = bytes(1024 * 1024)
-        for _ in range(decoded_mib):
-            await write_body(srv, w, comp.compress(zeros))
-        await write_body(srv, w, comp.flush())
+        await write_body(srv, w, first)
+        for _ in range(decoded_mib - 1):
+            if srv.stopping.is_set():
+                return
+            await write_body(srv, w, block)
+            await asyncio.sleep(0)
+        await write_body(srv, w, comp.flush())  # trailer (its CRC does not match: never reached)
 
     return handler
 
@@ -126,9 +142,9 @@ def trickle(interval: float = 0.2, content_type: str = "text/html") -> Handler:
 
     async def handler(srv: HostileServer, r: asyncio.StreamReader, w: asyncio.StreamWriter,
                       line: str) -> None:
-        w.write(head(200, {"Content-Type": content_type, "Content-Length": "100000000"}))
+        w.write(head(200, {"Content-Type": content_type, "Content-Length": "100000"}))
         await w.drain()
-        while True:
+        while not srv.stopping.is_set():
             await write_body(srv, w, b"x")
             await asyncio.sleep(interval)
 
@@ -142,7 +158,7 @@ def endless(content_type: str = "text/html", chunk: bytes = b"<p>" + b"a" * 6553
                       line: str) -> None:
         w.write(head(200, {"Content-Type": content_type, "Transfer-Encoding": "chunked"}))
         framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
-        while True:
+        while not srv.stopping.is_set():
             await write_body(srv, w, framed)
 
     return handler
@@ -156,6 +172,6 @@ def content_length_lie(declared: int, actual: bytes, close: bool = True) -> Hand
         w.write(head(200, {"Content-Type": "text/html", "Content-Length": str(declared)}))
         await write_body(srv, w, actual)
         if not close:
-            await asyncio.sleep(30)
+            await asyncio.wait_for(srv.stopping.wait(), 30)
 
     return handler
