@@ -91,12 +91,15 @@ async def add_hit(
                           [Seed(url=url, source=f"seed-{n}.txt", line=1)], [])
     claims = await store.claim("test-worker", 1, 60)
     assert claims and claims[0].url == url
-    lower = body.lower()
+    lower, spans = body.lower(), []
     start = lower.find(match.lower())
     assert start >= 0, "match must occur in body"
-    span = Span("body", start, start + len(match), body[start:start + len(match)], body[:80])
+    while start >= 0:  # every occurrence is evidence, as the rule engine reports it
+        end = start + len(match)
+        spans.append(Span("body", start, end, body[start:end], body[max(0, start - 40):end + 40]))
+        start = lower.find(match.lower(), end)
     indicator = Indicator("test.driver", 1, family, "medium", 2.0,
-                          "A third party arranges contact", (span,))
+                          "A third party arranges contact", tuple(spans))
     raw = f"<html><title>{title}</title><body>{body}</body></html>".encode()
     result = FetchResult(
         url=url, outcome=Outcome.FETCHED, reason=Reason.OK, detail="ok", fetched_at=utcnow(),
@@ -107,8 +110,9 @@ async def add_hit(
     if phone:
         text_at = body.find(phone)
         assert text_at >= 0
-        entities.append(Entity("phone", phone, Span("body", text_at, text_at + len(phone),
-                                                     phone, phone)))
+        e164 = phone.replace(" ", "")
+        entities.append(Entity("phone", e164, Span("body", text_at, text_at + len(phone),
+                                                    phone, phone)))
     doc = Document(url=url, title=title, body=body)
     evaluation = Evaluation(score, priority, (indicator,), "rules-v1",  # type: ignore[arg-type]
                             {family: score})
