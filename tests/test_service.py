@@ -213,6 +213,16 @@ def test_serve_takes_inbox_files_serves_the_api_and_stops_on_sigterm(
         batches = httpx.get(server.url + "/api/batches").json()
         assert [b["batch_id"] for b in batches] == [receipt["batch_id"]]
         assert "triage_batches_total" in httpx.get(server.url + "/metrics").text
+
+        seeds = tmp_path / "more.txt"
+        seeds.write_text("https://example.org/3\n")
+        sent = subprocess.run([*TRIAGE, "submit-http", "--server", server.url, str(seeds)],
+                              capture_output=True, text=True, timeout=60)
+        assert sent.returncode == 0, sent.stderr
+        assert json.loads(sent.stdout)["accepted"] == 1
+        again = subprocess.run([*TRIAGE, "submit-http", "--server", server.url, str(seeds)],
+                               capture_output=True, text=True, timeout=60)
+        assert json.loads(again.stdout)["already_submitted"] is True
     finally:
         code = server.stop()
     assert code == 0

@@ -115,6 +115,8 @@ def submit_to_server(server: str, paths: list[Path], token: str | None) -> list[
     """POST each seed file to a running `triage serve` (`/api/batches`); returns the receipts."""
     import httpx
 
+    from crawler.intake import decode_seed_bytes
+
     headers = {"authorization": f"Bearer {token}"} if token else {}
     receipts = []
     with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=60,
@@ -124,10 +126,11 @@ def submit_to_server(server: str, paths: list[Path], token: str | None) -> list[
                 data = path.read_bytes()
             except OSError as exc:
                 raise UsageError(f"{path}: {exc.strerror}") from exc
+            body = {"source": path.name, "text": decode_seed_bytes(data, path.name)}
             try:
-                response = client.post("/api/batches",
-                                       files={"file": (path.name, data, "text/plain")},
-                                       headers={"x-csrf-token": "-"} if not token else None)
+                # JSON (not multipart): accepted with a token, a proxy header or on an open
+                # loopback server, and never mistaken for a cross-site form post.
+                response = client.post("/api/batches", json=body)
             except httpx.HTTPError as exc:
                 raise UsageError(f"{server}: {exc}") from exc
             if response.status_code >= 400:
