@@ -4,9 +4,10 @@
 
 prints `READY <port>` on stdout once listening, then serves until stdin closes or SIGTERM.
 
-Pages are `/ad/<i>` for 0 <= i < pages: ~25 KB of ad-like HTML (title, meta, paragraphs, a price,
-a contact block with phone/email/messenger handle, links to other ads; about one page in five
-carries indicator phrases). Every page is unique (its id, phone and handle differ) but built from
+Pages are `/ad/<i>` for 0 <= i < pages: ~25 KB of ad-like HTML, ~5 KB of it visible text (title,
+meta, paragraphs, a price, an attribute table, a contact block with phone/email/messenger handle,
+related-ad cards, navigation, inline style and script; about one page in five carries indicator
+phrases). Every page is unique (its id, phone and handle differ) but built from
 a few pre-rendered byte chunks, so serving one costs a dict lookup and a join: the site must not
 be the bottleneck. `/robots.txt` allows everything; anything else is 404. `/__stats` returns
 JSON {served, first, last, cpu_s} since the last `/__reset` (the harness measures throughput as
@@ -47,7 +48,7 @@ _INDICATOR_PHRASES = (
     "Work abroad, visa arranged, we pay your ticket, you pay back later.",
     "Cannot speak English, agency handles all contact.",
 )
-_FILLER_PARAGRAPHS = 50
+_FILLER_PARAGRAPHS = 10
 
 
 def _sentence(rng: random.Random) -> str:
@@ -59,8 +60,28 @@ def _paragraph(rng: random.Random) -> str:
     return " ".join(_sentence(rng) for _ in range(rng.randint(3, 6)))
 
 
+def _style(rng: random.Random) -> str:
+    rules = []
+    for k in range(60):
+        rules.append(f".c{k} .x{rng.randrange(999)}{{margin:{rng.randrange(20)}px;"
+                     f"color:#{rng.randrange(0xFFFFFF):06x};font-size:{10 + k % 9}px}}")
+    return "<style>" + "\n".join(rules) + "</style>\n"
+
+
+def _script(rng: random.Random) -> str:
+    items = ",".join(
+        f'{{"id":{rng.randrange(10**6)},"slot":"s{k}","w":{rng.randrange(900)},"tag":"t{k}"}}'
+        for k in range(70)
+    )
+    return f"<script>window.__STATE__={{\"ads\":[{items}]}};</script>\n"
+
+
 def _variant(v: int) -> tuple[bytes, bytes, bytes]:
-    """(head up to the title id, middle up to the contact block, tail) for variant v."""
+    """(head up to the title id, middle up to the contact block, tail) for variant v.
+
+    Shaped like a real ad page: ~25 KB of HTML of which ~5 KB is visible text (navigation,
+    styles, scripts and related-ad cards are most of the bytes).
+    """
     rng = random.Random(1000 + v)
     city = _CITIES[v % len(_CITIES)]
     price = 80 + (v * 17) % 220
@@ -69,13 +90,16 @@ def _variant(v: int) -> tuple[bytes, bytes, bytes]:
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
         f"<meta name=\"description\" content=\"Escort and companion ads in {city}\">\n"
         "<meta name=\"keywords\" content=\"escort, massage, companion, " + city.lower() + "\">\n"
-        "<link rel=\"stylesheet\" href=\"/static/site.css\">\n<title>"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        "<link rel=\"stylesheet\" href=\"/static/site.css\">\n"
+        + _style(rng) + _script(rng) + "<title>"
         f"{city} - {rng.choice(_WORDS).capitalize()} {rng.choice(_WORDS)} - ad "
     )
     parts: list[str] = [
-        "</title></head>\n<body>\n<header class=\"top\"><nav>"
-        + "".join(f"<a href=\"/city/{c.lower()}\">{c}</a> " for c in _CITIES)
-        + "</nav></header>\n<main class=\"ad\">\n"
+        "</title></head>\n<body class=\"page page-ad\">\n<header class=\"top\"><nav><ul>"
+        + "".join(f"<li class=\"nav-item\"><a class=\"nav-link\" href=\"/city/{c.lower()}/"
+                  f"{k}\">{c} {k}</a></li>" for c in _CITIES for k in range(4))
+        + "</ul></nav></header>\n<main class=\"ad\"><div class=\"ad-body\">\n"
         f"<h1>{_sentence(rng)}</h1>\n<div class=\"price\">From €{price} / hour, "
         f"€{price * 6} / night</div>\n"
     ]
@@ -83,20 +107,29 @@ def _variant(v: int) -> tuple[bytes, bytes, bytes]:
         phrases = rng.sample(_INDICATOR_PHRASES, 2)
         parts.append(f"<p class=\"highlight\">{phrases[0]}</p>\n")
     for k in range(_FILLER_PARAGRAPHS):
-        parts.append(f"<p>{_paragraph(rng)}</p>\n")
+        parts.append(f"<div class=\"para c{k}\"><p>{_paragraph(rng)}</p></div>\n")
         if flagged and k == _FILLER_PARAGRAPHS // 2:
             parts.append(f"<p>{phrases[1]}</p>\n")
-        if k % 7 == 3:
-            parts.append("<ul class=\"tags\">" + "".join(
-                f"<li><span>{rng.choice(_WORDS)}</span></li>" for _ in range(8)) + "</ul>\n")
+    parts.append("<table class=\"attrs\">" + "".join(
+        f"<tr><th class=\"attr-name\">{name}</th><td class=\"attr-value\">"
+        f"{rng.choice(_WORDS)}</td></tr>"
+        for name in ("Age", "Height", "Hair", "Eyes", "Languages", "Nationality", "Availability",
+                     "Incall", "Outcall", "Area"))
+        + "</table>\n")
     parts.append("<section class=\"contact\"><h2>Contact</h2>\n")
     middle = "".join(parts)
-    tail_parts = ["</section>\n<aside class=\"related\"><h3>Similar ads</h3><ul>\n"]
-    for _ in range(12):
+    tail_parts = ["</section></div>\n<aside class=\"related\"><h3>Similar ads</h3>\n"]
+    for _ in range(30):
         j = rng.randrange(1_000_000)
-        tail_parts.append(f"<li><a href=\"/ad/{j}\">{_sentence(rng)[:40]}</a></li>\n")
+        tail_parts.append(
+            f"<div class=\"card card-ad\" data-id=\"{j}\"><a class=\"card-link\" "
+            f"href=\"/ad/{j}\"><img class=\"card-img\" loading=\"lazy\" "
+            f"src=\"/img/{j}/thumb.jpg\" width=\"160\" height=\"120\" alt=\"\">"
+            f"<span class=\"card-title\">{_sentence(rng)[:30]}</span></a>"
+            f"<span class=\"card-price\">€{rng.randrange(80, 300)}</span></div>\n"
+        )
     tail_parts.append(
-        "</ul></aside>\n</main>\n<footer><a href=\"/terms\">Terms</a> "
+        "</aside>\n</main>\n<footer><a href=\"/terms\">Terms</a> "
         "<a href=\"https://example.org/report\">Report abuse</a>"
         "<script>var t=1;</script></footer>\n</body></html>\n"
     )
