@@ -164,3 +164,13 @@ async def test_static_assets_are_served_from_the_app(client: httpx.AsyncClient) 
 async def test_unknown_hit_page_is_404(client: httpx.AsyncClient) -> None:
     await login(client)
     assert (await client.get("/hits/999")).status_code == 404
+
+
+async def test_a_reviewer_added_while_running_can_log_in(
+    client: httpx.AsyncClient, reviewers_file: Path
+) -> None:
+    Reviewers(reviewers_file).add("bo", "another long password")
+    page = await client.get("/login")
+    r = await client.post("/login", data={"name": "bo", "password": "another long password",
+                                          "csrf": csrf_of(page.text)})
+    assert r.status_code == 303

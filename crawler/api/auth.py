@@ -60,14 +60,33 @@ def verify_password(password: str, encoded: str) -> bool:
 
 
 class Reviewers:
-    """Reviewer accounts in a small JSON file: {"name": "scrypt$..."}; written with 0600."""
+    """Reviewer accounts in a small JSON file: {"name": "scrypt$..."}; written with 0600.
+
+    A running service sees accounts added later (`triage reviewer add`): the file is read again
+    when its modification time changes.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._accounts: dict[str, str] = {}
+        self._mtime: int | None = None
         self.load()
 
+    def _stamp(self) -> int | None:
+        try:
+            return self.path.stat().st_mtime_ns if self.path is not None else None
+        except OSError:
+            return None
+
+    def refresh(self) -> None:
+        if self._stamp() != self._mtime:
+            try:
+                self.load()
+            except SettingsError:
+                pass  # a half-edited file: keep the accounts we had
+
     def load(self) -> None:
+        self._mtime = self._stamp()
         if self.path is None or not self.path.exists():
             self._accounts = {}
             return
@@ -88,6 +107,7 @@ class Reviewers:
         return sorted(self._accounts)
 
     def check(self, name: str, password: str) -> bool:
+        self.refresh()
         encoded = self._accounts.get(name)
         if encoded is None:
             verify_password(password, hash_password("x", salt=b"\0" * 16))  # same cost either way
