@@ -22,57 +22,65 @@ from typing import NamedTuple
 # ---------------------------------------------------------------------------- offset maps
 
 
-class Edit(NamedTuple):
-    """`src[src_start:src_start+src_len]` became `new[new_start:new_start+new_len]`."""
-
-    new_start: int
-    src_start: int
-    src_len: int
-    new_len: int
-
-
 class OffsetMap:
-    """Maps positions in a derived text back to its source; identity outside the edits."""
+    """Maps positions in a derived text back to its source; identity outside the edits.
 
-    __slots__ = ("_edits", "_starts")
+    Edit i says `src[src_start:src_start+src_len]` became `new[new_start:new_start+new_len]`.
+    Edits are added left to right; adjacent deletions are merged.
+    """
 
-    def __init__(self, edits: list[Edit]) -> None:
-        self._edits = edits  # sorted by new_start (built left to right)
-        self._starts = [e.new_start for e in edits]
+    __slots__ = ("_new", "_new_len", "_src", "_src_len")
+
+    def __init__(self) -> None:
+        self._new: list[int] = []
+        self._src: list[int] = []
+        self._src_len: list[int] = []
+        self._new_len: list[int] = []
+
+    def add(self, new_start: int, src_start: int, src_len: int, new_len: int) -> None:
+        if (
+            new_len == 0
+            and self._new
+            and self._new_len[-1] == 0
+            and self._new[-1] == new_start
+            and self._src[-1] + self._src_len[-1] == src_start
+        ):
+            self._src_len[-1] += src_len
+            return
+        self._new.append(new_start)
+        self._src.append(src_start)
+        self._src_len.append(src_len)
+        self._new_len.append(new_len)
+
+    def __bool__(self) -> bool:
+        return bool(self._new)
 
     def start(self, p: int) -> int:
         """Source index of the character at derived index p."""
-        i = bisect_right(self._starts, p) - 1
+        i = bisect_right(self._new, p) - 1
         if i < 0:
             return p
-        e = self._edits[i]
-        if p < e.new_start + e.new_len:
-            return e.src_start
-        return e.src_start + e.src_len + (p - e.new_start - e.new_len)
+        ns, nl = self._new[i], self._new_len[i]
+        if p < ns + nl:
+            return self._src[i]
+        return self._src[i] + self._src_len[i] + (p - ns - nl)
 
     def end(self, p: int) -> int:
         """Source end index (exclusive) for a derived exclusive end p."""
-        i = bisect_left(self._starts, p) - 1
+        i = bisect_left(self._new, p) - 1
         if i < 0:
             r = p
         else:
-            e = self._edits[i]
-            if p <= e.new_start + e.new_len:
-                r = e.src_start + e.src_len
-            else:
-                r = e.src_start + e.src_len + (p - e.new_start - e.new_len)
+            ns, nl = self._new[i], self._new_len[i]
+            r = self._src[i] + self._src_len[i] + (0 if p <= ns + nl else p - ns - nl)
         # take along characters deleted right after the match (combining accents, ZWJ)
         j = i + 1
-        while j < len(self._edits):
-            e = self._edits[j]
-            if e.new_start != p or e.new_len != 0 or e.src_start != r:
-                break
-            r += e.src_len
-            j += 1
+        if j < len(self._new) and self._new[j] == p and self._new_len[j] == 0 and self._src[j] == r:
+            r += self._src_len[j]
         return r
 
 
-IDENTITY = OffsetMap([])
+IDENTITY = OffsetMap()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +149,7 @@ def _fold(text: str, casefold: bool) -> View:
     if not odd_here:
         return _collapse(text.translate(folder.single), ())
     pieces: list[str] = []
-    edits: list[Edit] = []
+    edits = OffsetMap()
     pos = 0
     new_pos = 0
     finder = re.compile("[" + "".join(re.escape(c) for c in odd_here) + "]")
@@ -153,11 +161,11 @@ def _fold(text: str, casefold: bool) -> View:
             new_pos += len(chunk)
         f = folder.odd[m.group()]
         pieces.append(f)
-        edits.append(Edit(new_pos, i, 1, len(f)))
+        edits.add(new_pos, i, 1, len(f))
         new_pos += len(f)
         pos = i + 1
     pieces.append(text[pos:].translate(folder.single))
-    return _collapse("".join(pieces), (OffsetMap(edits),))
+    return _collapse("".join(pieces), (edits,))
 
 
 _ASCII_SPACE = str.maketrans({c: " " for c in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85"})
@@ -167,18 +175,18 @@ def _collapse(text: str, maps: tuple[OffsetMap, ...]) -> View:
     """Collapse runs of spaces to one space (the extra spaces are deleted)."""
     if "  " not in text:
         return View(text, maps)
-    edits: list[Edit] = []
+    edits = OffsetMap()
     pieces: list[str] = []
     pos = 0
     removed = 0
     for m in _SPACE_RUN.finditer(text):
         s, e = m.span()
         pieces.append(text[pos : s + 1])
-        edits.append(Edit(s + 1 - removed, s + 1, e - s - 1, 0))
+        edits.add(s + 1 - removed, s + 1, e - s - 1, 0)
         removed += e - s - 1
         pos = e
     pieces.append(text[pos:])
-    return View("".join(pieces), (*maps, OffsetMap(edits)))
+    return View("".join(pieces), (*maps, edits))
 
 
 # ---------------------------------------------------------------------------- leet / confusables
@@ -237,21 +245,21 @@ _DIGIT_RE = re.compile(
 
 def spelled_digits(text: str) -> tuple[str, OffsetMap]:
     """`zero one seven` -> `0 1 7` (en, de, fr, es, pt, it, nl, ro, pl; text already folded)."""
-    edits: list[Edit] = []
+    edits = OffsetMap()
     pieces: list[str] = []
     pos = 0
     delta = 0
     for m in _DIGIT_RE.finditer(text):
         s, e = m.span()
         pieces.append(text[pos:s])
-        edits.append(Edit(s - delta, s, e - s, 1))
+        edits.add(s - delta, s, e - s, 1)
         pieces.append(_WORD_TO_DIGIT[m.group().lower()])
         delta += e - s - 1
         pos = e
     if not edits:
         return text, IDENTITY
     pieces.append(text[pos:])
-    return "".join(pieces), OffsetMap(edits)
+    return "".join(pieces), edits
 
 
 # ---------------------------------------------------------------------------- views
@@ -265,19 +273,24 @@ class ViewKey(NamedTuple):
     digits: bool = False
 
 
-def make_view(text: str, key: ViewKey) -> View:
-    view = _fold(text, casefold=not key.cased)
+def _derive(base: View, key: ViewKey) -> View:
+    """Add the digits and leet layers of `key` to a folded base view."""
+    view = base
     if key.digits:
         digits_text, dmap = spelled_digits(view.text)
-        if dmap is not IDENTITY:
+        if dmap:
             view = View(digits_text, (*view.maps, dmap))
     if key.leet:
         view = View(leet(view.text), view.maps)
     return view
 
 
+def make_view(text: str, key: ViewKey) -> View:
+    return _derive(_fold(text, casefold=not key.cased), key)
+
+
 class Views:
-    """The views of one text, built on first use."""
+    """The views of one text, built on first use (the folded base is shared)."""
 
     __slots__ = ("_cache", "original")
 
@@ -289,12 +302,10 @@ class Views:
         view = self._cache.get(key)
         if view is None:
             base_key = ViewKey(cased=key.cased)
-            if key != base_key and base_key in self._cache and not key.digits:
-                base = self._cache[base_key]
-                view = View(leet(base.text), base.maps)
-            else:
-                view = make_view(self.original, key)
-            self._cache[key] = view
+            base = self._cache.get(base_key)
+            if base is None:
+                base = self._cache[base_key] = _fold(self.original, casefold=not key.cased)
+            view = self._cache[key] = _derive(base, key)
         return view
 
 

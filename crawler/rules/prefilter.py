@@ -98,26 +98,40 @@ def scan_literals(
     automaton: Any, text: str, refs: list[PatternRef], scope: str, lang: str | None,
     found: dict[int, list[tuple[int, int]]], regex_candidates: set[int],
 ) -> None:  # fmt: skip
-    """Feed literal matches (view offsets) into `found`; collect regexes whose atoms occur."""
+    """Feed literal matches (view offsets) into `found`; collect regexes whose atoms occur.
+
+    An automaton entry is retired for the rest of the text once it has nothing left to do (its
+    regexes are candidates and its literals are at the match cap or do not apply here), so a
+    page of a million identical characters costs one cheap loop step per character.
+    """
     n = len(text)
-    for end, (length, lits, regs) in automaton.iter(text):
+    done: set[int] = set()
+    for end, value in automaton.iter(text):
+        vid = id(value)
+        if vid in done:
+            continue
+        length, lits, regs = value
         if regs:
             regex_candidates.update(regs)
-        if not lits:
-            continue
-        start = end - length + 1
-        before = start > 0 and is_word_char(text[start - 1])
-        after = end + 1 < n and is_word_char(text[end + 1])
-        for gid in lits:
-            ref = refs[gid]
-            p = ref.pattern
-            if (p.word_start and before) or (p.word_end and after):
-                continue
-            if scope not in ref.scopes or (lang is not None and p.langs and lang not in p.langs):
-                continue
-            hits = found.setdefault(gid, [])
-            if len(hits) < MAX_MATCHES:
+        live = False
+        if lits:
+            start = end - length + 1
+            before = start > 0 and is_word_char(text[start - 1])
+            after = end + 1 < n and is_word_char(text[end + 1])
+            for gid in lits:
+                ref = refs[gid]
+                p = ref.pattern
+                if scope not in ref.scopes or (lang and p.langs and lang not in p.langs):
+                    continue
+                hits = found.setdefault(gid, [])
+                if len(hits) >= MAX_MATCHES:
+                    continue
+                live = True
+                if (p.word_start and before) or (p.word_end and after):
+                    continue
                 hits.append((start, end + 1))
+        if not live:
+            done.add(vid)
 
 
 def scan_regexes(
