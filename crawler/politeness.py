@@ -46,6 +46,7 @@ class HostSlot:
         self._rate_interval = 1.0 / limits.rate if limits.rate > 0 else 0.0
         self.crawl_delay = 0.0
         self._throttle = Throttler(rate_limit=1, period=self.interval)
+        self._tune_throttle()
         self.blocked_until = 0.0
         self.failures = 0  # consecutive
         self.paused_until = 0.0
@@ -59,7 +60,12 @@ class HostSlot:
 
     def set_crawl_delay(self, delay: float | None) -> None:
         self.crawl_delay = max(0.0, delay or 0.0)
+        self._tune_throttle()
+
+    def _tune_throttle(self) -> None:
+        # asyncio-throttle polls; poll at a tenth of the interval so high rates stay accurate
         self._throttle.period = self.interval
+        self._throttle.retry_interval = min(0.01, max(self.interval / 10, 0.001))
 
     def paused(self) -> str | None:
         """The reason the host is paused, or None."""
