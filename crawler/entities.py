@@ -224,8 +224,8 @@ def _phones(scope: Scope, text: str, regions: tuple[str, ...],
         start, end = m.span()
         cand = m.group()
         stripped = cand.lstrip("(")
-        intl = stripped.startswith(("+", "00"))
         digits = _digits_of(stripped.lstrip("+").strip())
+        intl = stripped.startswith("+") or digits.startswith("00")
         if (digits, intl) in accepted or any(s < end and start < e for s, e in taken):
             continue
         obfuscated = bool(_KEYCAP_OR_O.search(cand))

@@ -1,0 +1,474 @@
+"""Networks: pages joined by a shared phone, handle, email, wallet or ad template.
+
+    index = NetworkIndex()                       # or: await NetworkIndex.from_store(store)
+    link = index.add_document(page_id, url, fetched_at, title, body, entities)
+    link.indicators, link.linked_to_flagged_network   # -> RuleSet.evaluate(extra_indicators=...,
+                                                      #        linked_to_flagged_network=...)
+    index.networks(min_size=2)                   # connected components, biggest first
+
+The graph's nodes are pages (keyed by URL: a refetch is the same ad), entities ("phone:+49...")
+and template clusters; an edge joins a page to each entity on it and to its template cluster.
+A network is a connected component with at least two pages. Components are a union-find with
+aggregates (pages, entities, names, cities, countries, domains, first/last seen, flagged and
+confirmed pages) kept at each root and merged small-into-large, so adding a page costs the same
+with 10k or 1M pages stored.
+
+Network signals (family `handler`): a contact (phone, handle, email) or wallet on this page that
+other pages use for >= 3 different advertised persons or in >= 2 countries raises
+`network.shared-contact` / `network.shared-wallet`, with the entity's span on this page as
+evidence and a note naming the network. A page in a network that holds a confirmed hit is
+`linked_to_flagged_network` (the rule engine's gate to priority `high`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from crawler.models import Document, Entity, Indicator, Span, utcnow
+from crawler.profiles import ad_profile
+from crawler.templates import TemplateIndex
+
+if TYPE_CHECKING:
+    from storage.base import PageFeatures, Store
+
+NETWORK_FAMILY = "handler"
+SHARED_CONTACT_WEIGHT = 2.0
+MIN_PERSONS = 3  # distinct advertised names behind one contact
+MIN_COUNTRIES = 2  # distinct countries behind one contact
+CONTACT_KINDS = frozenset({"phone", "handle", "email"})
+STORE_PAGE_BATCH = 1000
+
+NetworkHook = Callable[[Document, Sequence[Entity]], Awaitable[tuple[Sequence[Indicator], bool]]]
+
+
+def entity_key(kind: str, value: str) -> str:
+    return f"{kind}:{value}"
+
+
+def entity_from_json(d: dict[str, Any]) -> Entity:
+    """Inverse of Entity.to_json() (what the store keeps)."""
+    ev = d.get("evidence") or {}
+    span = Span(ev.get("scope", "body"), int(ev.get("start", 0)), int(ev.get("end", 0)),
+                str(ev.get("text", "")), str(ev.get("context", "")))
+    return Entity(d["kind"], str(d["value"]), span, str(d.get("subtype") or ""))
+
+
+def _domain(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+@dataclass
+class _Page:
+    url: str
+    page_ids: list[int]
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    name: str | None = None
+    city: str | None = None
+    country: str | None = None
+    flagged: bool = False
+    confirmed: bool = False
+    entities: dict[str, Entity] = field(default_factory=dict)  # key -> first seen form
+    template: int | None = None
+
+
+@dataclass
+class _Group:
+    """Aggregates of one connected component, kept at its union-find root."""
+
+    pages: set[str] = field(default_factory=set)
+    entities: set[str] = field(default_factory=set)
+    templates: set[int] = field(default_factory=set)
+    confirmed: set[str] = field(default_factory=set)
+    min_page_id: int | None = None
+
+    def absorb(self, other: _Group) -> None:
+        if other.min_page_id is not None:
+            self.note_page_id(other.min_page_id)
+        self.pages |= other.pages
+        self.entities |= other.entities
+        self.templates |= other.templates
+        self.confirmed |= other.confirmed
+
+    def note_page_id(self, page_id: int) -> None:
+        if self.min_page_id is None or page_id < self.min_page_id:
+            self.min_page_id = page_id
+
+    def weight(self) -> int:
+        return len(self.pages) + len(self.entities) + len(self.templates)
+
+
+@dataclass(frozen=True, slots=True)
+class PageLink:
+    """What the network view adds to one page's evaluation."""
+
+    network_id: int | None  # None while the page is not linked to any other page
+    indicators: tuple[Indicator, ...]
+    linked_to_flagged_network: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPage:
+    page_id: int | None
+    url: str
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    name: str | None
+    city: str | None
+    country: str | None
+    flagged: bool
+    confirmed: bool
+    joined_by: tuple[str, ...]  # entity keys and "template:N" this page shares with others
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "page_id": self.page_id, "url": self.url, "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(), "name": self.name, "city": self.city,
+            "country": self.country, "flagged": self.flagged, "confirmed": self.confirmed,
+            "joined_by": list(self.joined_by),
+        }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class JoiningEntity:
+    kind: str
+    subtype: str
+    value: str
+    pages: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "subtype": self.subtype, "value": self.value,
+                "pages": self.pages}
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    network_id: int  # the smallest page id in it (stable while the store is unchanged)
+    pages: tuple[NetworkPage, ...]  # in order of first sight (a timeline)
+    entities: tuple[JoiningEntity, ...]  # entities on two or more of its pages
+    templates: tuple[int, ...]  # template clusters shared by two or more of its pages
+    names: tuple[str, ...]
+    cities: tuple[str, ...]
+    countries: tuple[str, ...]
+    domains: tuple[str, ...]
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+
+    @property
+    def size(self) -> int:
+        return len(self.pages)
+
+    @property
+    def flagged_pages(self) -> tuple[NetworkPage, ...]:
+        return tuple(p for p in self.pages if p.flagged)
+
+    @property
+    def confirmed(self) -> bool:
+        return any(p.confirmed for p in self.pages)
+
+    def to_json(self, *, members: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.network_id, "size": self.size,
+            "entities": [e.to_json() for e in self.entities],
+            "templates": list(self.templates), "names": list(self.names),
+            "cities": list(self.cities), "countries": list(self.countries),
+            "domains": list(self.domains), "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+            "flagged_pages": [p.page_id for p in self.flagged_pages],
+            "confirmed": self.confirmed,
+        }  # fmt: skip
+        if members:
+            out["pages"] = [p.to_json() for p in self.pages]
+        return out
+
+
+class NetworkIndex:
+    """Incremental graph of pages, entities and templates. One owner; not thread-safe."""
+
+    def __init__(self, templates: TemplateIndex | None = None) -> None:
+        self.templates = templates if templates is not None else TemplateIndex()
+        self._parent: dict[str, str] = {}
+        self._groups: dict[str, _Group] = {}
+        self._pages: dict[str, _Page] = {}
+        self._entity_pages: dict[str, set[str]] = {}
+        self._entity_names: dict[str, set[str]] = {}
+        self._entity_countries: dict[str, set[str]] = {}
+        self._template_pages: dict[int, set[str]] = {}
+        self._template_keys: dict[str, int] = {}  # url -> key used in the TemplateIndex
+        self._next_template_key = 1 << 40  # for pages added without a store page id
+
+    # ------------------------------------------------------------------ union-find
+
+    def _find(self, node: str) -> str:
+        parent = self._parent
+        root = node
+        while parent[root] != root:
+            root = parent[root]
+        while parent[node] != root:
+            parent[node], node = root, parent[node]
+        return root
+
+    def _node(self, node: str) -> str:
+        if node not in self._parent:
+            self._parent[node] = node
+            self._groups[node] = _Group()
+        return self._find(node)
+
+    def _union(self, a: str, b: str) -> str:
+        ra, rb = self._find(a), self._find(b)
+        if ra == rb:
+            return ra
+        ga, gb = self._groups[ra], self._groups[rb]
+        if ga.weight() < gb.weight():
+            ra, rb, ga, gb = rb, ra, gb, ga
+        self._parent[rb] = ra
+        ga.absorb(gb)
+        del self._groups[rb]
+        return ra
+
+    # ------------------------------------------------------------------ adding pages
+
+    def add_page(
+        self,
+        page_id: int | None,
+        url: str,
+        fetched_at: dt.datetime,
+        entities: Sequence[Entity],
+        template_cluster: int | None = None,
+        flagged: bool = False,
+        confirmed: bool = False,
+        person_name: str | None = None,
+        city: str | None = None,
+        country: str | None = None,
+        *,
+        template_merged: Sequence[int] = (),
+    ) -> PageLink:
+        """Add (or refresh) one page; returns the network signals for it."""
+        pnode = "p:" + url
+        page = self._pages.get(url)
+        if page is None:
+            page = _Page(url, [], fetched_at, fetched_at, person_name, city, country)
+            self._pages[url] = page
+            self._groups[self._node(pnode)].pages.add(url)
+        if page_id is not None and page_id not in page.page_ids:
+            page.page_ids.append(page_id)
+            self._groups[self._find(pnode)].note_page_id(page_id)
+        page.first_seen = min(page.first_seen, fetched_at)
+        page.last_seen = max(page.last_seen, fetched_at)
+        page.name, page.city = page.name or person_name, page.city or city
+        page.country = page.country or country
+        page.flagged = page.flagged or flagged or confirmed
+        if confirmed and not page.confirmed:
+            page.confirmed = True
+            self._groups[self._find(pnode)].confirmed.add(url)
+        own_domain = _domain(url)
+        for ent in entities:
+            if own_domain and ent.kind == "email" and ent.value.endswith(own_domain):
+                continue  # the site's own address joins nothing
+            key = entity_key(ent.kind, ent.value)
+            page.entities.setdefault(key, ent)
+            self._entity_pages.setdefault(key, set()).add(url)
+            if page.name:
+                self._entity_names.setdefault(key, set()).add(page.name.lower())
+            if page.country:
+                self._entity_countries.setdefault(key, set()).add(page.country)
+            enode = "e:" + key
+            if enode not in self._parent:
+                self._groups[self._node(enode)].entities.add(key)
+            self._union(pnode, enode)
+        if template_cluster is not None:
+            page.template = template_cluster
+            self._template_pages.setdefault(template_cluster, set()).add(url)
+            tnode = f"t:{template_cluster}"
+            if tnode not in self._parent:
+                self._groups[self._node(tnode)].templates.add(template_cluster)
+            self._union(pnode, tnode)
+            for old in template_merged:
+                self._template_pages[template_cluster] |= self._template_pages.pop(old, set())
+                if f"t:{old}" in self._parent:
+                    self._union(tnode, f"t:{old}")
+        return self._link(page)
+
+    def add_document(
+        self,
+        page_id: int | None,
+        url: str,
+        fetched_at: dt.datetime,
+        title: str,
+        body: str,
+        entities: Sequence[Entity],
+        flagged: bool = False,
+        confirmed: bool = False,
+    ) -> PageLink:
+        """add_page with the template cluster and the advertised name/city/country worked out."""
+        key = self._template_keys.get(url)
+        if key is None:
+            if page_id is None:
+                key, self._next_template_key = self._next_template_key, self._next_template_key + 1
+            else:
+                key = page_id
+            self._template_keys[url] = key
+        match = self.templates.match(key, body)
+        profile = ad_profile(url, title, body)
+        return self.add_page(
+            page_id, url, fetched_at, entities, match.cluster_id, flagged, confirmed,
+            profile.person_name, profile.city, profile.country, template_merged=match.merged,
+        )
+
+    def add_features(self, f: PageFeatures) -> PageLink:
+        """Add one stored page (what `from_store` does for each)."""
+        flagged = f.hit_id is not None and f.hit_status != "dismissed"
+        return self.add_document(
+            f.page_id, f.final_url or f.url, f.fetched_at, f.title, f.body,
+            [entity_from_json(d) for d in f.entities], flagged, f.hit_status == "confirmed",
+        )
+
+    @classmethod
+    async def from_store(cls, store: Store, templates: TemplateIndex | None = None
+                         ) -> NetworkIndex:
+        """Rebuild from every stored page, in page id order."""
+        index = cls(templates)
+        after = 0
+        while True:
+            batch = await store.iter_page_features(after, STORE_PAGE_BATCH)
+            if not batch:
+                return index
+            for f in batch:
+                index.add_features(f)
+            after = batch[-1].page_id
+
+    def hook(self) -> NetworkHook:
+        """The pipeline's NetworkHook: add the page being analysed, return its signals."""
+
+        async def network(doc: Document, entities: Sequence[Entity]) -> tuple[
+                Sequence[Indicator], bool]:
+            link = self.add_document(None, doc.url, utcnow(), doc.title, doc.body, entities)
+            return link.indicators, link.linked_to_flagged_network
+
+        return network
+
+    def set_review(self, url: str, *, flagged: bool, confirmed: bool) -> None:
+        """Record a page's review state after the fact (a hit was confirmed)."""
+        page = self._pages.get(url)
+        if page is not None:
+            self.add_page(None, url, page.last_seen, (), None, flagged, confirmed)
+
+    # ------------------------------------------------------------------ signals
+
+    def _link(self, page: _Page) -> PageLink:
+        root = self._find("p:" + page.url)
+        group = self._groups[root]
+        linked = len(group.confirmed) > (1 if page.url in group.confirmed else 0)
+        nid = self._network_id(group) if len(group.pages) > 1 else None
+        by_rule: dict[str, list[tuple[Entity, str]]] = {}
+        for key, ent in page.entities.items():
+            if ent.kind not in CONTACT_KINDS and ent.kind != "wallet":
+                continue
+            names = self._entity_names.get(key, set())
+            countries = self._entity_countries.get(key, set())
+            if len(names) < MIN_PERSONS and len(countries) < MIN_COUNTRIES:
+                continue
+            rule = "network.shared-wallet" if ent.kind == "wallet" else "network.shared-contact"
+            n = len(self._entity_pages[key])
+            note = (f"{ent.kind} {ent.value} on {n} pages: {len(names)} names "
+                    f"({', '.join(sorted(names)[:6])}), {len(countries)} countries "
+                    f"({', '.join(sorted(countries))})")
+            by_rule.setdefault(rule, []).append((ent, note))
+        indicators = tuple(
+            Indicator(
+                rule_id=rule, rule_version=1, family=NETWORK_FAMILY, level="medium",
+                weight=SHARED_CONTACT_WEIGHT,
+                title="Same contact behind several advertised persons or countries"
+                if rule.endswith("contact") else "Same wallet behind several persons or countries",
+                spans=tuple(e.span for e, _ in found),
+                note=f"network {nid}: " + "; ".join(note for _, note in found),
+            )
+            for rule, found in sorted(by_rule.items())
+        )
+        return PageLink(nid, indicators, linked)
+
+    # ------------------------------------------------------------------ reading
+
+    def _network_id(self, group: _Group) -> int:
+        return group.min_page_id or 0
+
+    def network_of(self, url: str) -> Network | None:
+        if url not in self._pages:
+            return None
+        group = self._groups[self._find("p:" + url)]
+        return self._network(group) if len(group.pages) > 1 else None
+
+    def networks(self, min_size: int = 2) -> list[Network]:
+        """Every network of at least `min_size` pages, biggest first, then by id."""
+        out = [self._network(g) for g in self._groups.values() if len(g.pages) >= max(2, min_size)]
+        out.sort(key=lambda n: (-n.size, n.network_id))
+        return out
+
+    def network(self, network_id: int) -> Network | None:
+        for net in self.networks():
+            if net.network_id == network_id:
+                return net
+        return None
+
+    def pages_with(self, kind: str, value: str) -> list[str]:
+        """URLs of the pages that mention an entity."""
+        return sorted(self._entity_pages.get(entity_key(kind, value), ()))
+
+    def find_entities(self, value: str) -> list[tuple[Entity, list[str]]]:
+        """Entities whose value equals (or, for handles, whose name is) `value`, with pages."""
+        want = value.strip().lower()
+        compact = "".join(c for c in want if c not in " ./-()")
+        if compact.startswith("00") and compact[2:].isdigit():
+            compact = "+" + compact[2:]
+        if compact.startswith("+") and compact[1:].isdigit():
+            want = compact
+        out: list[tuple[Entity, list[str]]] = []
+        for key, urls in self._entity_pages.items():
+            low = key.partition(":")[2].lower()
+            if want in (low, key.lower()) or low.partition(":")[2] in (want, want.lstrip("@")):
+                ent = self._pages[next(iter(urls))].entities[key]
+                out.append((ent, sorted(urls)))
+        return out
+
+    def page(self, url: str) -> NetworkPage | None:
+        p = self._pages.get(url)
+        return None if p is None else self._network_page(p)
+
+    def _network_page(self, p: _Page) -> NetworkPage:
+        joined = [k for k in p.entities if len(self._entity_pages.get(k, ())) > 1]
+        if p.template is not None:
+            cluster = self.templates.find(p.template)
+            if len(self._template_pages.get(cluster, ())) > 1:
+                joined.append(f"template:{cluster}")
+        return NetworkPage(
+            min(p.page_ids) if p.page_ids else None, p.url, p.first_seen, p.last_seen, p.name,
+            p.city, p.country, p.flagged, p.confirmed, tuple(sorted(joined)),
+        )
+
+    def _network(self, group: _Group) -> Network:
+        pages = sorted((self._pages[u] for u in group.pages), key=lambda p: (p.first_seen, p.url))
+        ents: list[JoiningEntity] = []
+        for key in sorted(group.entities):
+            urls = self._entity_pages.get(key, set())
+            if len(urls) > 1:
+                ent = self._pages[next(iter(urls))].entities[key]
+                ents.append(JoiningEntity(ent.kind, ent.subtype, ent.value, len(urls)))
+        templates = sorted({self.templates.find(t) for t in group.templates
+                            if len(self._template_pages.get(self.templates.find(t), ())) > 1})
+        return Network(
+            network_id=self._network_id(group),
+            pages=tuple(self._network_page(p) for p in pages),
+            entities=tuple(ents),
+            templates=tuple(templates),
+            names=tuple(sorted({p.name for p in pages if p.name})),
+            cities=tuple(sorted({p.city for p in pages if p.city})),
+            countries=tuple(sorted({p.country for p in pages if p.country})),
+            domains=tuple(sorted({_domain(p.url) for p in pages})),
+            first_seen=min(p.first_seen for p in pages),
+            last_seen=max(p.last_seen for p in pages),
+        )

@@ -1,0 +1,156 @@
+"""Near-duplicate ad templates: MinHash signatures of masked body text, clustered through LSH.
+
+    index = TemplateIndex(threshold=0.8)
+    cluster_id = index.add(page_id, doc.body)        # -> the template cluster of this page
+
+What is compared is the text with everything an operator swaps between copies masked out:
+emails, URLs, handles, numbers (phones, prices, ages) and capitalised words (names, cities;
+in German every noun too, which only makes the comparison more about sentence shape). The masked
+text is cut into word shingles, hashed into a MinHash signature, and an LSH index answers "which
+earlier pages may be this similar?" without scanning every page. Candidates are checked against
+their signature (estimated Jaccard >= threshold) before they join.
+
+Clusters are union-find sets of page ids; a cluster's id is its smallest page id, so an id only
+ever changes when two clusters merge (a new page close to both). `match()` reports such merges.
+Big clusters keep only a few representatives in the LSH index, so a query stays cheap however
+often a template is reused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+DEFAULT_THRESHOLD = 0.8
+DEFAULT_NUM_PERM = 64
+SHINGLE_WORDS = 3
+MIN_SHINGLES = 8  # shorter texts never join a template (boilerplate, empty pages)
+MAX_REPRESENTATIVES = 16  # pages of one cluster kept in the LSH index
+MAX_CHARS = 12_000  # an ad template sits in the first few KB; long pages are cut for hashing
+
+_MASKS = (
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), " xemail "),
+    (re.compile(r"(?i)\b(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}/\S*"), " xurl "),
+    (re.compile(r"@\w+"), " xhandle "),
+    (re.compile(r"[+(]?\d[\d\s().,:/\-]*"), " xnum "),
+)
+_WORD = re.compile(r"\w+")
+
+
+def normalise(text: str, mask: Iterable[str] = ()) -> list[str]:
+    """Lower-cased word tokens with names, places, numbers, handles, emails and URLs masked."""
+    for rx, repl in _MASKS:
+        text = rx.sub(repl, text)
+    extra = {m.lower() for m in mask if m}
+    out: list[str] = []
+    for tok in _WORD.findall(text):
+        if tok[0].isupper() or tok.lower() in extra:
+            out.append("xcap")
+        else:
+            out.append(tok.lower())
+    return out
+
+
+def shingles(tokens: list[str], k: int = SHINGLE_WORDS) -> set[str]:
+    return {" ".join(tokens[i : i + k]) for i in range(len(tokens) - k + 1)}
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateMatch:
+    cluster_id: int  # the page's template cluster (its own page id when it matched nothing)
+    neighbours: tuple[int, ...]  # earlier pages it was found similar to
+    merged: tuple[int, ...]  # earlier cluster ids that are now part of cluster_id
+
+
+class TemplateIndex:
+    """Incremental template clustering. Not thread-safe; one owner adds pages."""
+
+    def __init__(
+        self,
+        threshold: float = DEFAULT_THRESHOLD,
+        num_perm: int = DEFAULT_NUM_PERM,
+        *,
+        shingle_words: int = SHINGLE_WORDS,
+        min_shingles: int = MIN_SHINGLES,
+        max_representatives: int = MAX_REPRESENTATIVES,
+    ) -> None:
+        self.threshold = threshold
+        self.num_perm = num_perm
+        self.shingle_words = shingle_words
+        self.min_shingles = min_shingles
+        self.max_representatives = max_representatives
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        proto = MinHash(num_perm=num_perm, seed=1)
+        self._permutations = proto.permutations
+        self._scheme = proto.scheme
+        self._signatures: dict[int, np.ndarray] = {}  # representatives only
+        self._parent: dict[int, int] = {}
+        self._size: dict[int, int] = {}
+        self._represented: dict[int, int] = {}  # root -> representatives in the LSH index
+
+    def __len__(self) -> int:
+        return len(self._parent)
+
+    def signature(self, text: str, mask: Iterable[str] = ()) -> MinHash | None:
+        """MinHash of the masked text, or None when it is too short to be a template."""
+        grams = shingles(normalise(text[:MAX_CHARS], mask), self.shingle_words)
+        if len(grams) < self.min_shingles:
+            return None
+        mh = MinHash(
+            num_perm=self.num_perm, permutations=self._permutations, scheme=self._scheme
+        )
+        mh.update_batch([g.encode("utf-8") for g in grams])
+        return mh
+
+    def find(self, page_id: int) -> int:
+        """The cluster id of a known page (its own id when it is not known)."""
+        parent = self._parent
+        root = page_id
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(page_id, page_id) != root:  # path compression
+            parent[page_id], page_id = root, parent[page_id]
+        return root
+
+    def cluster_size(self, cluster_id: int) -> int:
+        return self._size.get(self.find(cluster_id), 0)
+
+    def match(self, page_id: int, text: str, mask: Iterable[str] = ()) -> TemplateMatch:
+        """Add a page and say which template cluster it belongs to."""
+        if page_id in self._parent:
+            return TemplateMatch(self.find(page_id), (), ())
+        self._parent[page_id] = page_id
+        self._size[page_id] = 1
+        mh = self.signature(text, mask)
+        if mh is None:
+            return TemplateMatch(page_id, (), ())
+        sig = mh.hashvalues
+        neighbours: list[int] = []
+        roots: set[int] = set()
+        for cand in self._lsh.query(mh):
+            other = self._signatures[cand]
+            if np.count_nonzero(other == sig) / self.num_perm >= self.threshold:
+                neighbours.append(cand)
+                roots.add(self.find(cand))
+        root = min(roots | {page_id})
+        for r in roots | {page_id}:
+            if r != root:
+                self._parent[r] = root
+                self._size[root] += self._size.pop(r)
+                self._represented[root] = self._represented.get(root, 0) + (
+                    self._represented.pop(r, 0)
+                )
+        if self._represented.get(root, 0) < self.max_representatives:
+            self._lsh.insert(page_id, mh, check_duplication=False)
+            self._signatures[page_id] = sig
+            self._represented[root] = self._represented.get(root, 0) + 1
+        merged = tuple(sorted(r for r in roots if r != root))
+        return TemplateMatch(root, tuple(sorted(neighbours)), merged)
+
+    def add(self, page_id: int, text: str, mask: Iterable[str] = ()) -> int:
+        """Add a page; returns its template cluster id (see `match` for merges)."""
+        return self.match(page_id, text, mask).cluster_id

@@ -1,0 +1,95 @@
+"""Template clustering: the same ad text with names and cities swapped clusters; others do not."""
+
+from __future__ import annotations
+
+import random
+
+from crawler.templates import TemplateIndex, normalise
+from tests.support.network_site import SENTENCES, TEMPLATE_DE, build_network_site
+
+EN_TEMPLATE = (
+    "Hi gentlemen, I am {name}, {age} years young, new in {city} for a few days only. I offer a "
+    "relaxed time in my private apartment near the central station. Discretion is guaranteed and "
+    "I speak English and a little {lang}. Call me on {phone} or write to {email}, Telegram @{tg}."
+)
+
+
+def en_ad(name: str, city: str, age: int, phone: str, lang: str = "German") -> str:
+    return EN_TEMPLATE.format(name=name, city=city, age=age, phone=phone, lang=lang,
+                              email=f"{name.lower()}@example.org", tg=name.lower() + "_x")
+
+
+def test_normalise_masks_names_numbers_contacts_and_urls() -> None:
+    tokens = normalise("Anna (23) in Berlin: +49 151 2345678, anna@x.de, @anna_b, https://x.de/a")
+    assert tokens == ["xcap", "xnum", "in", "xcap", "xnum", "xemail", "xhandle", "xurl"]
+
+
+def test_same_template_with_names_cities_and_contacts_swapped_clusters_together() -> None:
+    index = TemplateIndex()
+    a = index.add(1, en_ad("Anna", "Berlin", 23, "+49 151 23456789"))
+    b = index.add(2, en_ad("Sofia", "Paris", 25, "+33 6 12 34 56 78", lang="French"))
+    c = index.add(3, en_ad("Lena", "Wien", 31, "0664 1234567"))
+    assert a == b == c == 1
+    assert index.cluster_size(1) == 3
+
+
+def test_unrelated_ads_do_not_cluster() -> None:
+    index = TemplateIndex()
+    rng = random.Random(3)
+    ids = set()
+    for i in range(40):
+        lang = ("de", "en", "fr", "es")[i % 4]
+        ids.add(index.add(i + 1, " ".join(rng.sample(SENTENCES[lang], 6))))
+    assert len(ids) == 40
+
+
+def test_template_ad_does_not_join_a_different_ad_in_the_same_language() -> None:
+    index = TemplateIndex()
+    t = TEMPLATE_DE.format(name="Mia", age=22, city="Berlin", phone="0176 11122233", handle="m")
+    index.add(1, t)
+    assert index.add(2, " ".join(SENTENCES["de"])) == 2
+
+
+def test_short_texts_never_join_a_template() -> None:
+    index = TemplateIndex()
+    assert index.add(1, "Not found") == 1
+    assert index.add(2, "Not found") == 2
+
+
+def test_a_page_close_to_two_clusters_merges_them_and_reports_the_merge() -> None:
+    index = TemplateIndex(threshold=0.4)
+    base = [f"w{chr(97 + i % 26)}{chr(97 + i // 26)} f{chr(97 + i % 26)}" for i in range(40)]
+    left = " ".join(base[:24])
+    right = " ".join(base[16:40])
+    bridge = " ".join(base[6:34])
+    assert index.add(1, left) == 1
+    assert index.add(2, right) == 2
+    m = index.match(3, bridge)
+    assert (m.cluster_id, m.merged) == (1, (2,))
+    assert index.find(2) == 1
+
+
+def test_adding_a_known_page_again_returns_its_cluster() -> None:
+    index = TemplateIndex()
+    index.add(1, en_ad("Anna", "Berlin", 23, "1"))
+    index.add(2, en_ad("Sofia", "Paris", 25, "2"))
+    assert index.add(2, "whatever else") == 1
+
+
+def test_big_clusters_keep_few_lsh_representatives_and_still_match() -> None:
+    index = TemplateIndex(max_representatives=4)
+    for i in range(30):
+        assert index.add(i + 1, en_ad(f"Name{i}", "Berlin", 20 + i % 9, str(i))) == 1
+    assert len(index._signatures) == 4
+    assert index.cluster_size(1) == 30
+
+
+def test_synthetic_site_has_exactly_one_reused_template() -> None:
+    site = build_network_site()
+    index = TemplateIndex()
+    clusters: dict[int, set[str]] = {}
+    for n, page in enumerate(site.pages.values(), start=1):
+        cid = index.add(n, "\n".join(page.paragraphs))
+        clusters.setdefault(cid, set()).add(page.path)
+    shared = [paths for paths in clusters.values() if len(paths) > 1]
+    assert shared == [set(site.expected_groups["template"])]
