@@ -279,10 +279,10 @@ async def run_worker(
                 last_renew = time.monotonic()
             if not claims:
                 if not in_flight:
-                    if idle_exit and await store.recover(worker) == 0:
+                    if idle_exit and await _finished(store, worker):
                         break
-                    # idle: poll the frontier again soon (new batches, expired leases)
-                    await _wait(stop, wakeup, 0.5 if not idle_exit else 0.05)
+                    # idle: poll the frontier again soon (new batches, leases that expire)
+                    await _wait(stop, wakeup, 0.5)
                 else:
                     await _wait(stop, wakeup, 1.0)
             elif free - len(claims) <= 0:
@@ -293,6 +293,14 @@ async def run_worker(
             await active.__aexit__(None, None, None)
     log.info("worker_stop", worker=worker, **dataclasses.asdict(stats))
     return stats
+
+
+async def _finished(store: Store, worker: str) -> bool:
+    """Nothing queued and nothing leased by anyone (a dead worker's leases must expire first)."""
+    if await store.recover(worker):
+        return False
+    counts = await store.counts()
+    return counts.get("queued", 0) + counts.get("fetching", 0) == 0
 
 
 def _on_done(

@@ -144,6 +144,7 @@ async def _crawl(
     shared_politeness: bool = False,
     idle_exit: bool = True,
     worker_id: str | None = None,
+    lease_seconds: float = 120.0,
 ) -> tuple[WorkerStats, list[dict[str, Any]], dict[str, int]]:
     from crawler.pipeline import run_worker
     from crawler.rules import RuleHolder
@@ -174,6 +175,7 @@ async def _crawl(
                 observers=[bar],
                 evidence=evidence,
                 shared_politeness=shared_politeness,
+                lease_seconds=lease_seconds,
             )
         hits = [h.to_json() for h in await store.list_hits(status="pending", limit=top)]
         final_counts = await store.counts()
@@ -294,6 +296,9 @@ def worker(
         bool, typer.Option("--exit-when-idle", help="Stop when the frontier is empty.")
     ] = False,
     worker_id: Annotated[str | None, typer.Option(help="Default hostname:pid:0.")] = None,
+    lease_seconds: Annotated[
+        float, typer.Option(help="How long a claimed URL stays leased without renewal.")
+    ] = 120.0,
     log_format: LogFormatOption = "auto",
 ) -> None:
     """Run one crawling worker against a shared store (scale-out: many workers, one database).
@@ -313,6 +318,7 @@ def worker(
             shared_politeness=True,
             idle_exit=exit_when_idle,
             worker_id=worker_id,
+            lease_seconds=lease_seconds,
         )
     )
     typer.echo(json.dumps({"worker": "stopped", **stats.__dict__}))
