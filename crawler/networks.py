@@ -75,6 +75,7 @@ class _Page:
     confirmed: bool = False
     entities: dict[str, Entity] = field(default_factory=dict)  # key -> first seen form
     template: int | None = None
+    title: str = ""
 
 
 @dataclass
@@ -124,10 +125,13 @@ class NetworkPage:
     flagged: bool
     confirmed: bool
     joined_by: tuple[str, ...]  # entity keys and "template:N" this page shares with others
+    title: str = ""
+    entities: tuple[Entity, ...] = ()  # every entity on the page (joining or not)
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "page_id": self.page_id, "url": self.url, "first_seen": self.first_seen.isoformat(),
+            "page_id": self.page_id, "url": self.url, "title": self.title,
+            "first_seen": self.first_seen.isoformat(),
             "last_seen": self.last_seen.isoformat(), "name": self.name, "city": self.city,
             "country": self.country, "flagged": self.flagged, "confirmed": self.confirmed,
             "joined_by": list(self.joined_by),
@@ -247,6 +251,7 @@ class NetworkIndex:
         country: str | None = None,
         *,
         template_merged: Sequence[int] = (),
+        title: str = "",
     ) -> PageLink:
         """Add (or refresh) one page; returns the network signals for it."""
         pnode = "p:" + url
@@ -262,6 +267,7 @@ class NetworkIndex:
         page.last_seen = max(page.last_seen, fetched_at)
         page.name, page.city = page.name or person_name, page.city or city
         page.country = page.country or country
+        page.title = page.title or title
         page.flagged = page.flagged or flagged or confirmed
         if confirmed and not page.confirmed:
             page.confirmed = True
@@ -318,6 +324,7 @@ class NetworkIndex:
         return self.add_page(
             page_id, url, fetched_at, entities, match.cluster_id, flagged, confirmed,
             profile.person_name, profile.city, profile.country, template_merged=match.merged,
+            title=title,
         )
 
     def add_features(self, f: PageFeatures) -> PageLink:
@@ -447,7 +454,8 @@ class NetworkIndex:
                 joined.append(f"template:{cluster}")
         return NetworkPage(
             min(p.page_ids) if p.page_ids else None, p.url, p.first_seen, p.last_seen, p.name,
-            p.city, p.country, p.flagged, p.confirmed, tuple(sorted(joined)),
+            p.city, p.country, p.flagged, p.confirmed, tuple(sorted(joined)), p.title,
+            tuple(p.entities.values()),
         )
 
     def _network(self, group: _Group) -> Network:
