@@ -119,9 +119,11 @@ class FrontierMixin(SqlBase):
         now = self._now()
         async with self._tx() as tx:
             n = await self._fail_poisoned(tx, now)
+            # rows another transaction holds (a renew, a record) are skipped: next time
             n += await tx.execute(
                 "UPDATE urls SET state = 'queued', lease_owner = NULL, lease_until = NULL, "
-                "updated_at = ? WHERE state = 'fetching' AND lease_until < ?",
+                "updated_at = ? WHERE id IN (SELECT id FROM urls WHERE state = 'fetching' "
+                f"AND lease_until < ? ORDER BY id{self.SKIP_LOCKED})",
                 (now, now),
             )
             n += await self._recover_dead_local(tx, worker, now)
@@ -132,7 +134,8 @@ class FrontierMixin(SqlBase):
             "UPDATE urls SET state = 'failed', reason = 'internal', lease_owner = NULL, "
             "lease_until = NULL, updated_at = ?, detail = 'lease expired ' || attempts || "
             "' times (a worker died on every attempt)' "
-            "WHERE state = 'fetching' AND lease_until < ? AND attempts >= ?",
+            "WHERE id IN (SELECT id FROM urls WHERE state = 'fetching' AND lease_until < ? "
+            f"AND attempts >= ? ORDER BY id{self.SKIP_LOCKED})",
             (now, now, MAX_LEASE_ATTEMPTS),
         )
 

@@ -18,11 +18,14 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from crawler.errors import StoreError
-from crawler.models import Seed
+from crawler.models import Seed, SeedReject
+from storage.base import BatchReceipt
 from storage.frontier import FrontierMixin
 from storage.migrate import apply_migrations
 from storage.review import ReviewMixin
 from storage.sqlbase import Row, Tx, host_of
+
+ANALYZE_AFTER = 50_000  # new URLs in one batch
 
 
 @functools.lru_cache(maxsize=512)
@@ -123,6 +126,21 @@ class PostgresStore(ReviewMixin, FrontierMixin):
                 yield _PgTx(conn)
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL: {exc}") from exc
+
+    async def add_batch(
+        self,
+        source: str,
+        sha256: str,
+        seeds: Iterable[Seed],
+        rejects: Sequence[SeedReject],
+        *,
+        duplicates: int = 0,
+    ) -> BatchReceipt:
+        receipt = await super().add_batch(source, sha256, seeds, rejects, duplicates=duplicates)
+        if receipt.accepted >= ANALYZE_AFTER:  # fresh statistics keep claim() on its index
+            async with self._tx() as tx:
+                await tx.script("ANALYZE urls")
+        return receipt
 
     async def _insert_seeds(
         self, tx: Tx, batch_id: int, seeds: Iterable[Seed], now: float

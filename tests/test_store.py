@@ -297,15 +297,21 @@ async def test_concurrent_claimers_never_share_a_url(db_url: str) -> None:
     async with open_store(db_url) as setup:
         await setup.add_batch("a", "x", seeds(urls), [])
 
-    async def claimer(name: str) -> list[int]:
+    async def claimer(store: Any, name: str) -> list[int]:
         got: list[int] = []
-        async with open_store(db_url) as store:
-            while batch := await store.claim(name, 7, 60):
-                got += [c.url_id for c in batch]
-                await asyncio.sleep(0)
+        while batch := await store.claim(name, 7, 60):
+            got += [c.url_id for c in batch]
+            await asyncio.sleep(0.002)  # "work" on the batch, letting the others in
         return got
 
-    results = await asyncio.gather(*(claimer(f"w{i}") for i in range(4)))
+    stores = [open_store(db_url) for _ in range(4)]
+    for s in stores:
+        await s.open()
+    try:
+        results = await asyncio.gather(*(claimer(s, f"w{i}") for i, s in enumerate(stores)))
+    finally:
+        for s in stores:
+            await s.close()
     everything = [u for r in results for u in r]
     assert len(everything) == len(set(everything)) == len(urls)
     assert sum(1 for r in results if r) >= 2  # the work really was shared
