@@ -69,6 +69,7 @@ class ServiceSettings:
     drain_seconds: float = 20.0
     inbox_poll_seconds: float = 1.0
     inbox_stable_seconds: float = 2.0
+    network_refresh_seconds: float = 120.0  # API-only processes rebuild the network view
     max_upload_bytes: int = 20 * 1024 * 1024
     log_format: str = "auto"
     log_level: str = "info"
@@ -81,8 +82,11 @@ class ServiceSettings:
             raise bad("port", f"{self.port} is not a TCP port (0-65535)")
         if not 0 <= self.workers <= 64:
             raise bad("workers", "use 0 to 64 workers")
-        if self.drain_seconds < 0 or self.inbox_poll_seconds <= 0 or self.inbox_stable_seconds < 0:
-            raise bad("drain_seconds", "times must not be negative")
+        for name in ("drain_seconds", "inbox_stable_seconds", "network_refresh_seconds"):
+            if getattr(self, name) < 0:
+                raise bad(name, "must not be negative")
+        if self.inbox_poll_seconds <= 0:
+            raise bad("inbox_poll_seconds", "must be positive")
         if self.api_token is not None and len(self.api_token) < 16:
             raise bad("api_token", "use at least 16 characters (e.g. `openssl rand -hex 24`)")
         if self.trusted_user_header is not None and not all(
@@ -148,6 +152,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "drain_seconds": ("TRIAGE_DRAIN_SECONDS", float),
     "inbox_poll_seconds": ("TRIAGE_INBOX_POLL_SECONDS", float),
     "inbox_stable_seconds": ("TRIAGE_INBOX_STABLE_SECONDS", float),
+    "network_refresh_seconds": ("TRIAGE_NETWORK_REFRESH_SECONDS", float),
     "max_upload_bytes": ("TRIAGE_MAX_UPLOAD_BYTES", int),
     "log_format": ("TRIAGE_LOG_FORMAT", str),
     "log_level": ("TRIAGE_LOG_LEVEL", str),
@@ -331,9 +336,12 @@ class Service:
         sock = bind(s.host, s.port)
         self.port = sock.getsockname()[1]
         async with open_store(s.database_url) as store:
+            from crawler.api.netview import NetworkView
+
+            view = await NetworkView(store).build()
             state = ServiceState(store=store, rules=rules, access=access,
                                  max_upload_bytes=s.max_upload_bytes,
-                                 workers=s.workers if s.crawl else 0)
+                                 workers=s.workers if s.crawl else 0, networks=view)
             config = uvicorn.Config(create_app(state), log_config=None, access_log=False,
                                     lifespan="off", timeout_graceful_shutdown=5,
                                     proxy_headers=False, server_header=False)
@@ -358,8 +366,11 @@ class Service:
                         background.append(tg.create_task(inbox.run(self.stop), name="inbox"))
                     for n in range(state.workers):
                         background.append(
-                            tg.create_task(self._worker(store, rules, n), name=f"worker-{n}")
+                            tg.create_task(self._worker(store, rules, n, view), name=f"worker-{n}")
                         )
+                    if not state.workers and s.network_refresh_seconds > 0:
+                        background.append(tg.create_task(
+                            view.refresh_forever(self.stop, s.network_refresh_seconds)))
                     stopper = tg.create_task(self.stop.wait())
                     await asyncio.wait([api, stopper], return_when=asyncio.FIRST_COMPLETED)
                     self.stop.set()
@@ -368,7 +379,7 @@ class Service:
             counts = await store.counts()
         log.info("stopped", counts=counts, workers=[dataclasses.asdict(x) for x in self.stats])
 
-    async def _worker(self, store: Any, rules: Any, n: int) -> None:
+    async def _worker(self, store: Any, rules: Any, n: int, view: Any) -> None:
         from crawler.api import metrics
         from crawler.pipeline import new_worker_id, run_worker
 
@@ -380,6 +391,7 @@ class Service:
         stats = await run_worker(
             store, fetch, rules, worker_id=new_worker_id(n), stop=self.stop,
             observers=[metrics.observe_processed], evidence=evidence_sink(self.settings),
+            network=view.index.hook() if view.index is not None else None,
             shared_politeness=True, drain_seconds=self.settings.drain_seconds,
         )
         self.stats.append(stats)

@@ -344,3 +344,39 @@ async def test_proxy_header_identity_goes_into_the_audit_log(store: Any, rules: 
         assert r.status_code == 200
     entries = await store.list_audit(hit_id=hit)
     assert entries[-1].actor == "maria" and entries[-1].to_value == "escalated"
+
+
+# --------------------------------------------------------------------------- networks
+
+PHONE = "+4915112345678"
+
+
+async def _network(store: Any) -> tuple[int, int]:
+    a = await add_hit(store, title="Lena", body=f"Lena, call {PHONE}, text my driver",
+                      phone=PHONE)
+    await add_hit(store, priority="none", title="Mia",
+                  body=f"Mia new in town {PHONE} text my driver", phone=PHONE)
+    b = await add_hit(store, title="Unrelated", body="Text my driver for a ride")
+    return a, b
+
+
+async def test_networks_entities_and_linked_unflagged_pages(store: Any, rules: Any) -> None:
+    a, _ = await _network(store)
+    async with api_client(store, rules, networks=True) as c:
+        nets = (await c.get("/api/networks")).json()
+        assert [n["size"] for n in nets] == [2]
+        net = (await c.get(f"/api/networks/{nets[0]['id']}")).json()
+        assert [e["value"] for e in net["entities"]] == [PHONE]
+        assert len(net["pages"]) == 2
+        found = (await c.get("/api/entities", params={"value": PHONE})).json()
+        assert len(found) == 1 and len(found[0]["pages"]) == 2
+        hit = (await c.get(f"/api/hits/{a}")).json()
+        assert hit["network"]["id"] == nets[0]["id"]
+        assert [(x["hit_id"], x["shared"]) for x in hit["linked"]] == [(None, [PHONE])]
+        is_error(await c.get("/api/networks/999999"), 404)
+        is_error(await c.get("/api/networks", params={"min_size": 1}), 422)
+        is_error(await c.get("/api/entities"), 422)
+
+
+async def test_network_routes_need_a_network_view(client: httpx.AsyncClient) -> None:
+    is_error(await client.get("/api/networks"), 503)

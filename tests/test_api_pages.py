@@ -174,3 +174,22 @@ async def test_a_reviewer_added_while_running_can_log_in(
     r = await client.post("/login", data={"name": "bo", "password": "another long password",
                                           "csrf": csrf_of(page.text)})
     assert r.status_code == 303
+
+
+async def test_network_page_lists_members_as_text(
+    store: Any, tmp_path: Path, reviewers_file: Path
+) -> None:
+    phone = "+4915112345678"
+    a = await add_hit(store, title="one", body=f"{EVIL} {phone} text my driver", phone=phone)
+    await add_hit(store, title="two", body=f"call {phone}, text my driver", phone=phone)
+    async with api_client(store, make_rules(tmp_path / "rules"), access(reviewers=reviewers_file),
+                          networks=True) as c:
+        await login(c)
+        hit_html = (await c.get(f"/hits/{a}")).text
+        found = re.search(r'href="/networks/(\d+)"', hit_html)
+        assert found, "hit page links its network"
+        r = await c.get(f"/networks/{found.group(1)}")
+        assert r.status_code == 200
+        assert f"<code>{phone}</code> on 2 pages" in r.text
+        assert f'<a href="/hits/{a}">' in r.text
+        assert (await c.get("/networks/424242")).status_code == 404

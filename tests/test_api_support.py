@@ -118,6 +118,9 @@ async def add_hit(
                             {family: score})
     outcome = await store.record_result(claims[0], "test-worker", result, doc, evaluation,
                                         entities)
+    if priority == "none":  # an unflagged page: stored, no hit
+        assert outcome.hit_id is None and outcome.page_id is not None
+        return 0
     assert outcome.hit_id is not None
     return int(outcome.hit_id)
 
@@ -131,9 +134,13 @@ def access(
 
 @asynccontextmanager
 async def api_client(
-    store: Any, rules: Any, policy: AccessPolicy | None = None
+    store: Any, rules: Any, policy: AccessPolicy | None = None, *, networks: bool = False
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ServiceState(store=store, rules=rules, access=policy or access()))
+    from crawler.api.netview import NetworkView
+
+    view = await NetworkView(store).build() if networks else None
+    app = create_app(ServiceState(store=store, rules=rules, access=policy or access(),
+                                  networks=view))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client
@@ -192,8 +199,11 @@ class LiveServer:
         async with open_test_store(self.db) as store:
             if self.setup is not None:
                 self.setup_result = await self.setup(store)
+            from crawler.api.netview import NetworkView
+
             app = create_app(ServiceState(store=store, rules=make_rules(self.rules_dir),
-                                          access=self.policy or access()))
+                                          access=self.policy or access(),
+                                          networks=await NetworkView(store).build()))
             sock = bind("127.0.0.1", 0)
             self.port = sock.getsockname()[1]
             self._server = _Server(uvicorn.Config(app, log_config=None, access_log=False,

@@ -51,7 +51,7 @@ class ServiceState:
     max_upload_bytes: int = 20 * 1024 * 1024
     started: float = field(default_factory=time.time)
     workers: int = 0
-    on_rules_reloaded: Callable[[str], None] | None = None
+    networks: Any = None  # crawler.api.netview.NetworkView, when the service built one
 
 
 def state_of(request: Request) -> ServiceState:

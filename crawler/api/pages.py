@@ -194,7 +194,10 @@ async def hit_page(request: Request, hit_id: int) -> HTMLResponse:
         history = []
     return render(
         request, "hit.html", hit=data, sections=sections,
-        linked=await storeops.linked_pages(store, hit), history=history,
+        linked=await storeops.linked_pages(store, hit, networks=state_of(request).networks),
+        network=state_of(request).networks.network_of(hit)
+        if state_of(request).networks is not None else None,
+        history=history,
         prev_id=prev_id, next_id=next_id, verdict_keys=VERDICT_KEYS,
         fetch=fetch_facts(data),
     )
@@ -217,12 +220,28 @@ async def review_form(
     need_csrf(request, csrf)
     if verdict not in storeops.VERDICTS:
         raise HTTPException(422, "verdict must be confirmed, dismissed or escalated")
-    store = state_of(request).store
-    if not 1 <= hit_id <= MAX_ID or await store.get_hit(hit_id) is None:
+    state = state_of(request)
+    hit = await state.store.get_hit(hit_id) if 1 <= hit_id <= MAX_ID else None
+    if hit is None:
         raise HTTPException(404, f"no hit {hit_id}")
-    await storeops.review(store, hit_id, verdict, user, note.replace("\x00", "").strip() or None)
+    await storeops.review(state.store, hit_id, verdict, user,
+                          note.replace("\x00", "").strip() or None)
+    if state.networks is not None:
+        state.networks.note_review(hit, verdict)
     _, next_id = await neighbours(request, hit_id)
     return RedirectResponse(f"/hits/{next_id}" if next_id else "/queue", status_code=303)
+
+
+@router.get("/networks/{network_id}")
+async def network_page(request: Request, network_id: int) -> HTMLResponse:
+    need_user(request)
+    view = state_of(request).networks
+    found = view.index.network(network_id) if view is not None and view.index else None
+    if found is None or not 0 <= network_id <= MAX_ID:
+        return render(request, "error.html", status=404, message=f"No network {network_id}.")
+    hits = {h.url: h.hit_id for h in await state_of(request).store.list_hits(
+        status=None, limit=storeops.SCAN_LIMIT)}
+    return render(request, "network.html", net=found.to_json(), hits=hits)
 
 
 @router.post("/hits/{hit_id}/assign")

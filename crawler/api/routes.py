@@ -18,6 +18,7 @@ from crawler import intake
 from crawler.api import metrics, storeops
 from crawler.api.app import require_user, ruleset_version, state_of
 from crawler.errors import SeedError
+from storage.base import HitRecord
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -206,21 +207,29 @@ async def hit_detail(request: Request, user: User, hit_id: HitId) -> dict[str, A
     if hit is None:
         raise HTTPException(404, f"no hit {hit_id}")
     out = hit.to_json()
+    networks = state_of(request).networks
     out["text"] = await storeops.page_text(store, hit)
-    out["linked"] = await storeops.linked_pages(store, hit)
+    out["linked"] = await storeops.linked_pages(store, hit, networks=networks)
+    out["network"] = networks.network_of(hit) if networks is not None else None
     return out
 
 
-async def _existing(request: Request, hit_id: int) -> None:
-    if await state_of(request).store.get_hit(hit_id) is None:
+async def _existing(request: Request, hit_id: int) -> HitRecord:
+    hit = await state_of(request).store.get_hit(hit_id)
+    if hit is None:
         raise HTTPException(404, f"no hit {hit_id}")
+    return hit
 
 
 @router.post("/hits/{hit_id}/review")
 async def review(request: Request, user: User, hit_id: HitId, body: ReviewIn) -> dict[str, Any]:
     """Record a verdict (confirmed, dismissed, escalated); written to the audit log."""
-    await _existing(request, hit_id)
-    return await storeops.review(state_of(request).store, hit_id, body.verdict, user, body.note)
+    hit = await _existing(request, hit_id)
+    state = state_of(request)
+    done = await storeops.review(state.store, hit_id, body.verdict, user, body.note)
+    if state.networks is not None:
+        state.networks.note_review(hit, body.verdict)
+    return done
 
 
 @router.post("/hits/{hit_id}/assign")
@@ -244,6 +253,49 @@ async def audit(
 ) -> list[dict[str, Any]]:
     """The append-only audit log (who, when, from, to, note), oldest first."""
     return await storeops.audit(state_of(request).store, hit_id=hit, limit=limit, offset=offset)
+
+
+# --------------------------------------------------------------------------- networks
+
+
+def _view(request: Request) -> Any:
+    view = state_of(request).networks
+    if view is None or view.index is None:
+        raise HTTPException(503, "the network view is not built in this process")
+    return view
+
+
+@router.get("/networks")
+async def networks(
+    request: Request, user: User, min_size: Annotated[int, Query(ge=2, le=1_000_000)] = 2,
+    limit: Limit = 100, offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """Networks (pages joined by shared entities or an ad template), biggest first."""
+    found = _view(request).index.networks(min_size=min_size)
+    return [n.to_json(members=False) for n in found[offset : offset + limit]]
+
+
+@router.get("/networks/{network_id}")
+async def network(
+    request: Request, user: User, network_id: Annotated[int, Path(ge=0, le=MAX_ID)]
+) -> dict[str, Any]:
+    """One network with its member pages (a timeline), joining entities and templates."""
+    found = _view(request).index.network(network_id)
+    if found is None:
+        raise HTTPException(404, f"no network {network_id}")
+    out: dict[str, Any] = found.to_json()
+    return out
+
+
+@router.get("/entities")
+async def entities(
+    request: Request, user: User, value: Annotated[str, Query(min_length=1, max_length=200)]
+) -> list[dict[str, Any]]:
+    """Every stored page that mentions an entity (phone, email, handle or wallet)."""
+    return [
+        {"entity": {"kind": e.kind, "subtype": e.subtype, "value": e.value}, "pages": urls}
+        for e, urls in _view(request).index.find_entities(_clean(value) or "")
+    ]
 
 
 # --------------------------------------------------------------------------- export

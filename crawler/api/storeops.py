@@ -158,11 +158,36 @@ async def page_text(store: Store, hit: HitRecord) -> dict[str, str]:
     return scopes
 
 
-async def linked_pages(store: Store, hit: HitRecord, limit: int = 50) -> list[dict[str, Any]]:
-    """Other hits that share one of this hit's entities, with the shared values."""
+async def linked_pages(
+    store: Store, hit: HitRecord, limit: int = 50, networks: Any = None
+) -> list[dict[str, Any]]:
+    """Other pages that share one of this hit's entities, with the shared values.
+
+    With a network view (`crawler.api.netview.NetworkView`) every stored page counts, flagged
+    or not; without one, the other hits are scanned.
+    """
     values = {str(e["value"]) for e in hit.entities if e.get("value")}
     if not values:
         return []
+    if networks is not None and networks.index is not None:
+        sharing = networks.pages_sharing(hit)
+        if not sharing:
+            return []
+        hits_by_url: dict[str, HitRecord] = {}
+        for other in await store.list_hits(status=None, limit=SCAN_LIMIT):
+            for url in (other.url, other.final_url):
+                if url and url not in hits_by_url:  # highest priority first: keep that one
+                    hits_by_url[url] = other
+        rows = []
+        for url, shared in sorted(sharing.items()):
+            found = hits_by_url.get(url)
+            rows.append({
+                "hit_id": found.hit_id if found else None, "url": url,
+                "title": found.title if found else "", "priority": found.priority if found
+                else None, "status": found.status if found else None, "shared": shared,
+            })
+        rows.sort(key=lambda r: r["hit_id"] is None)
+        return rows[:limit]
     fn = _method(store, "hits_sharing_entities", "pages_sharing_entities")
     if fn is not None:
         return [jsonable(r) for r in await fn(hit.hit_id, limit=limit)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import os
@@ -62,10 +63,7 @@ def serve(
         log_format=log_format,
     )
     if settings.reviewers_file is None and Path("reviewers.json").exists():
-        settings = ServiceSettings.load(config_file=config, **{
-            **{f: getattr(settings, f) for f in settings.__dataclass_fields__},
-            "reviewers_file": Path("reviewers.json"),
-        })
+        settings = dataclasses.replace(settings, reviewers_file=Path("reviewers.json"))
     fetch = None
     if settings.crawl and settings.workers:
         from crawler.settings import FetchSettings
