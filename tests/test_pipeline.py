@@ -83,7 +83,7 @@ def urls_json(db: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
-def hit_records(db: Path) -> list[dict[str, Any]]:
+def hit_records(db: Path | str) -> list[dict[str, Any]]:
     from storage import open_store
 
     async def load() -> list[dict[str, Any]]:

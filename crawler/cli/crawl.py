@@ -153,7 +153,9 @@ async def _crawl(
     rules = RuleHolder(rules_dir)
     async with open_store(db) as store:
         for sf in seed_files:
-            receipt = await store.add_batch(sf.source, sf.sha256, sf.seeds, sf.rejects)
+            receipt = await store.add_batch(
+                sf.source, sf.sha256, sf.seeds, sf.rejects, duplicates=sf.duplicates
+            )
             typer.echo(
                 f"batch {receipt.batch_id}: {sf.source}: {receipt.accepted} queued, "
                 f"{receipt.duplicates} duplicate, {receipt.rejected} rejected",
