@@ -55,7 +55,7 @@ JSON = st.recursive(
 
 
 @pytest.mark.slow
-@settings(max_examples=250, deadline=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_no_route_answers_500(live: tuple[LiveServer, list[Any]], data: st.DataObject) -> None:
