@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.urls import InvalidURL, canonicalize, host_key, is_http_url, same_site, site_of
+from crawler.urls import (
+    InvalidURL,
+    canonicalize,
+    canonicalize_fast,
+    host_key,
+    is_http_url,
+    same_site,
+    site_of,
+)
 
 
 def test_idn_host_becomes_punycode() -> None:
@@ -84,3 +92,27 @@ def test_same_site_uses_registrable_domain() -> None:
     assert not same_site("http://a.example/", "http://b.example/")
     assert not same_site("http://127.0.0.1/", "http://127.0.0.2/")
     assert site_of("x.y.example.com") == "example.com"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://a.example/x/y-z_1.html",
+        "http://a.example",
+        "http://a.example:8080/a//b",
+        "http://a.example:80/x",
+        "http://A.example/x",
+        "http://a.example/a/./b/../c",
+        "https://a.example/a'b(c)*!$&+,;=:@~",
+        "http://a.example:065/",
+        "http://a.example/%41?b=1&a=2",
+        "http://a.example/ü",
+    ],
+)
+def test_fast_path_agrees_with_canonicalize(url: str) -> None:
+    assert canonicalize_fast(url) == canonicalize(url)
+
+
+def test_fast_path_still_refuses_bad_urls() -> None:
+    with pytest.raises(InvalidURL):
+        canonicalize_fast("http://a.example:99999/")

@@ -1,0 +1,526 @@
+"""Bytes + headers -> Document (title, meta, body, contact, links, language). Pure and sync.
+
+    doc = extract(body, url=final_url, content_type="text/html", charset="utf-8")
+
+Never raises for any input bytes: a page that cannot be read well gives what could be read and a
+`warnings` entry saying what was degraded. Steps:
+
+1. Charset (charsets.py-like order, WHATWG-flavoured): a byte-order mark; the header charset; a
+   `<meta charset>` / `http-equiv` declaration in the first 4 KiB; else UTF-8 if the bytes are
+   valid UTF-8; else detection (charset-normalizer on a sample); else UTF-8 with replacement. A
+   declaration the bytes contradict (a windows-1251 page served as UTF-8) falls through to
+   detection, with a warning. Invalid bytes are replaced, NUL bytes removed.
+2. Bounds: at most 16 MiB of input is read, each text scope is cut at 2 MiB of characters, at most
+   1000 links are kept. Markup nested deeper than 1024 elements (which makes HTML tree building
+   quadratic) is not parsed: the text is taken from the raw markup instead, with a warning.
+3. Parsing with selectolax (lexbor). Invisible parts are removed first: script, style, noscript,
+   template, svg, iframe, object, embed, and elements with `hidden`, `aria-hidden="true"` or an
+   inline `display:none` / `visibility:hidden` style. Block elements become line breaks (a
+   private-use marker is put inside each block tag before parsing, then turned into newlines),
+   whitespace is collapsed within lines.
+4. `contact`: messaging links (tel:, mailto:, sms:, WhatsApp, Telegram, Signal, Viber: the target
+   and the link text) and the text of elements whose class or id names contact/phone/...
+5. `language`: `<html lang>`, then `Content-Language` meta, then a stopword count over the body
+   for en de fr es it nl ro pl pt uk ru; None when it cannot be told.
+"""
+
+from __future__ import annotations
+
+import codecs
+import html
+import re
+from urllib.parse import unquote, urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from crawler.models import Document
+from crawler.urls import InvalidURL, canonicalize_fast
+
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+MAX_SCOPE_CHARS = 2 * 1024 * 1024
+MAX_LINKS = 1000
+MAX_ANCHORS = 20_000  # anchors looked at for links / contact targets
+MAX_DEPTH = 4096
+DETECT_SAMPLE = 16 * 1024
+
+BLOCK = "\ue000"  # marks a block boundary inside the parsed text; stripped from the input first
+
+_REMOVED_TAGS = ["script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
+                 "math", "canvas", "audio", "video", "select", "head"]  # fmt: skip
+_BLOCK_TAGS = (
+    "address|article|aside|blockquote|br|caption|center|dd|details|dialog|dir|div|dl|dt|"
+    "fieldset|figcaption|figure|footer|form|h[1-6]|header|hgroup|hr|label|legend|li|main|menu|"
+    "nav|ol|option|p|pre|section|summary|td|th|ul"
+)
+
+
+def _anycase(alternatives: str) -> str:
+    """ "p|br" -> "[pP]|[bB][rR]": explicit classes are faster than re.IGNORECASE here."""
+    return "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in alternatives)
+
+
+# a marker goes before every block tag (open or close); table cells also get one inside, since
+# text between <tr> and <td> would be moved out of the table by the parser
+_BLOCK_EDGE = re.compile(rf"<(?=/?(?:{_anycase(_BLOCK_TAGS)})[\s/>])")
+_CELL_OPEN = re.compile(r"(<t[dh](?:[\s/][^<>]{0,4096})?>)", re.IGNORECASE)
+_OTHER_SPACES = re.compile(
+    r"[\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000]"
+)
+_MULTI_SPACE = re.compile(" {2,}")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_HIDDEN_SELECTOR = '[hidden], [aria-hidden="true" i], [style*="none" i], [style*="hidden" i]'
+_CONTACT_WORDS = ("contact", "phone", "tel", "whatsapp", "telegram", "kontakt", "contacto",
+                  "contatto", "telefon", "telefono", "telefone", "signal", "viber", "mobile",
+                  "handy", "call")  # fmt: skip
+_CONTACT_SELECTOR = (
+    ", ".join(
+        f'[class*="{w}" i], [id*="{w}" i]' for w in _CONTACT_WORDS if w not in ("tel", "call")
+    )
+    + ', [class~="tel" i], [id="tel" i], [class~="call" i], [itemprop="telephone" i]'
+)
+_MESSAGING_HREF = re.compile(
+    r"^(?:tel|callto|sms|mailto|whatsapp|viber|tg|signal|skype):"
+    r"|^https?://(?:www\.)?(?:wa\.me|api\.whatsapp\.com|chat\.whatsapp\.com|t\.me|telegram\.me|"
+    r"telegram\.dog|signal\.me|viber\.click|invite\.viber\.com)(?:/|$)",
+    re.IGNORECASE,
+)
+_MESSAGING_SELECTOR = ", ".join(
+    f'a[href^="{p}" i]' for p in ("tel:", "callto:", "sms:", "mailto:", "whatsapp:", "viber:",
+                                  "tg:", "signal:", "skype:")
+) + ", " + ", ".join(
+    f'a[href*="{h}" i]' for h in ("wa.me", "whatsapp.com", "t.me", "telegram.", "signal.me",
+                                  "viber.")
+)  # fmt: skip
+_OTHER_SCHEME = re.compile(r"(?!https?:)[a-z][a-z0-9+.\-]*:", re.IGNORECASE)
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]{1,40})""", re.IGNORECASE
+)
+_HTML_SNIFF = re.compile(
+    rb"<(?:!doctype\s+html|html|head|body|title|p|div|br|a\s|table|meta|script)\b", re.IGNORECASE
+)
+_TAG_TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9\-]*)")
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+_OPTIONAL_END = frozenset("p li dt dd option tr td th".split())
+_RAW_DROP = re.compile(
+    r"<(script|style|noscript|template|svg)\b[^<>]{0,4096}>.*?(?:</\1\s*>|\Z)",
+    re.IGNORECASE | re.DOTALL,
+)
+_WORD = re.compile(r"[^\W\d_]{1,20}")
+_CYRILLIC = re.compile(r"[а-яёіїєґ]", re.IGNORECASE)
+
+# WHATWG maps these labels to windows-1252; Python would decode them more strictly.
+_CHARSET_ALIASES = {
+    "iso-8859-1": "cp1252", "iso8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
+    "ascii": "cp1252", "us-ascii": "cp1252", "x-sjis": "shift_jis", "x-cp1251": "cp1251",
+    "x-mac-roman": "mac_roman",
+}  # fmt: skip
+_UNSAFE_CODECS = frozenset(("idna", "punycode", "unicode_escape", "raw_unicode_escape", "undefined",
+                            "utf_7", "mbcs", "oem", "charmap", "rot_13"))  # fmt: skip
+
+_PREFERRED_CHARSETS = ("utf_8", "ascii", "cp1252", "cp1251", "cp1250", "iso8859_15", "iso8859_2",
+                       "koi8_r", "koi8_u", "cp1253", "cp1254", "cp1257", "gb18030", "shift_jis",
+                       "euc_jp", "big5", "euc_kr")  # fmt: skip
+
+_STOPWORDS: dict[str, frozenset[str]] = {
+    lang: frozenset(words.split())
+    for lang, words in {
+        "en": "the and to of is you for with are my in not this your be am will me i it at we",
+        "de": "der die und das ist nicht ich mit sie für auf ein eine zu bei auch wir sind nur "
+        "mich bin du dich keine",
+        "fr": "le la les et est des une pas pour avec je vous dans sur sans ne que qui suis mon ma",
+        "es": "el los las y es que en por para con una sin soy muy mi estoy del",
+        "it": "il di che non per con sono una del della anche solo senza mi ho gli",
+        "nl": "de het een en van niet ik met voor op zijn je ook geen wij bent ben",
+        "ro": "și si este nu la cu pentru în sunt o un care fără mai foarte sau",
+        "pl": "i w nie na jest z się do że jak dla bez tylko jestem mnie lub",
+        "pt": "o os as e de que não para com uma um em sem sou muito estou",
+        "uk": "і в на не що це з до та як для я без дуже є або",
+        "ru": "и в на не что это с до как для я без очень есть или",
+    }.items()
+}
+
+
+def extract(
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None = None,
+    charset: str | None = None,
+) -> Document:
+    """Turn a fetched body into a Document. Never raises for any bytes."""
+    warnings: list[str] = []
+    if len(body) > MAX_INPUT_BYTES:
+        warnings.append(f"input cut at {MAX_INPUT_BYTES} bytes (was {len(body)})")
+        body = body[:MAX_INPUT_BYTES]
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    is_html = _is_html(body, media)
+    text = decode(body, charset, is_html, warnings)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+        warnings.append("NUL bytes removed")
+    if BLOCK in text:
+        text = text.replace(BLOCK, "")
+    if not is_html:
+        return _plain(text, url, warnings)
+    depth = nesting_depth(text)
+    if depth > MAX_DEPTH:
+        warnings.append(
+            f"markup nested {depth} deep (over {MAX_DEPTH}); text taken from the raw markup"
+        )
+        return _raw_markup(text, url, warnings)
+    return _html(text, url, warnings)
+
+
+# --------------------------------------------------------------------------- charsets
+
+
+def _codec(label: str | None) -> str | None:
+    """A safe Python codec name for a charset label, or None when unknown or unsafe."""
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    label = _CHARSET_ALIASES.get(label, label)
+    try:
+        name = codecs.lookup(label).name
+    except (LookupError, ValueError, TypeError):
+        return None
+    if name.replace("-", "_") in _UNSAFE_CODECS or not getattr(
+        codecs.lookup(name), "_is_text_encoding", True
+    ):
+        return None
+    return name
+
+
+def _bom(body: bytes) -> tuple[str, int] | None:
+    if body.startswith(codecs.BOM_UTF8):
+        return "utf-8", 3
+    if body.startswith(codecs.BOM_UTF32_LE) or body.startswith(codecs.BOM_UTF32_BE):
+        return ("utf-32-le" if body.startswith(codecs.BOM_UTF32_LE) else "utf-32-be"), 4
+    if body.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le", 2
+    if body.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be", 2
+    return None
+
+
+def _strict(body: bytes, codec: str) -> str | None:
+    try:
+        return body.decode(codec)
+    except UnicodeDecodeError as exc:
+        cut = exc.start >= len(body) - 3 and exc.reason == "unexpected end of data"
+        if codec == "utf-8" and cut:
+            return body.decode(codec, errors="replace")  # a character cut at the body cap
+        return None
+    except (LookupError, ValueError, TypeError):
+        return None
+
+
+def _detect(body: bytes) -> str | None:
+    try:
+        from charset_normalizer import from_bytes
+
+        results = list(from_bytes(body[:DETECT_SAMPLE]))
+    except Exception:  # a third-party detector failing must not lose the page
+        return None
+    if not results:
+        return None
+    best = results[0]
+    # short samples often tie (cp1250 and cp1252 decode French alike): prefer the commoner
+    tied = {m.encoding for m in results if (m.chaos, m.coherence) == (best.chaos, best.coherence)}
+    for name in _PREFERRED_CHARSETS:
+        if name in tied:
+            return _codec(name)
+    return _codec(best.encoding)
+
+
+def decode(body: bytes, header_charset: str | None, is_html: bool, warnings: list[str]) -> str:
+    """Bytes -> text, in the order BOM, header, <meta>, UTF-8, detection, UTF-8 replaced."""
+    bom = _bom(body)
+    if bom is not None:
+        return body[bom[1] :].decode(bom[0], errors="replace")
+    declared: list[tuple[str, str]] = []
+    if header_charset:
+        codec = _codec(header_charset)
+        if codec is None:
+            warnings.append(f"unknown charset {header_charset[:40]!r} in Content-Type ignored")
+        else:
+            declared.append(("header", codec))
+    if is_html:
+        m = _META_CHARSET.search(body, 0, 4096)
+        if m is not None:
+            label = m.group(1).decode("ascii", "replace")
+            codec = _codec(label)
+            if codec is None:
+                warnings.append(f"unknown charset {label!r} in <meta> ignored")
+            else:
+                declared.append(("meta", codec))
+    for where, codec in declared:
+        if codec in ("utf-16", "utf-16-le", "utf-16-be") and where == "meta":
+            codec = "utf-8"  # a <meta> readable as ASCII cannot be UTF-16 (WHATWG)
+        text = _strict(body, codec)
+        if text is not None:
+            return text
+        warnings.append(f"bytes are not valid {codec} as declared in the {where}")
+    if not declared or declared[0][1] != "utf-8":
+        text = _strict(body, "utf-8")
+        if text is not None:
+            if declared:
+                warnings.append("decoded as utf-8")
+            return text
+    detected = _detect(body)
+    if detected is not None and detected not in ("utf_8", "ascii"):
+        warnings.append(f"charset detected as {detected}")
+        return body.decode(detected, errors="replace")
+    warnings.append("charset unknown; decoded as utf-8 with invalid bytes replaced")
+    return body.decode("utf-8", errors="replace")
+
+
+def _is_html(body: bytes, media: str) -> bool:
+    if media in ("text/html", "application/xhtml+xml", "application/xml", "text/xml"):
+        return True
+    if media == "text/plain":
+        return False
+    return _HTML_SNIFF.search(body, 0, 2048) is not None
+
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def _lines(text: str) -> str:
+    """Marked text -> lines: whitespace collapsed within lines, empty lines dropped."""
+    text = text.replace("\n", " ").replace("\t", " ").replace("\r", " ")
+    text = _MULTI_SPACE.sub(" ", _OTHER_SPACES.sub(" ", text))
+    return "\n".join(line for line in (part.strip() for part in text.split(BLOCK)) if line)
+
+
+def _cap(value: str, scope: str, warnings: list[str]) -> str:
+    if len(value) <= MAX_SCOPE_CHARS:
+        return value
+    warnings.append(f"{scope} text cut at {MAX_SCOPE_CHARS} characters (was {len(value)})")
+    return value[:MAX_SCOPE_CHARS]
+
+
+def _one_line(value: str, limit: int = 2000) -> str:
+    return " ".join(value.replace(BLOCK, " ").split())[:limit]
+
+
+def nesting_depth(text: str) -> int:
+    """An estimate of the deepest element nesting, from the tags alone (linear time).
+
+    lexbor's tree building is quadratic in the depth of the open-element stack for most block
+    tags, so a page that nests deeper than MAX_DEPTH is not given to it. Script and style content
+    is skipped; void elements do not nest; a close tag only counts when its name is open; an
+    optional-end tag (p, li, td, ...) opened while one of its name is open counts as a sibling.
+    """
+    if text.count("<") < MAX_DEPTH:
+        return 0
+    depth = deepest = 0
+    open_counts: dict[str, int] = {}
+    for close, name in _TAG_TOKEN.findall(_RAW_DROP.sub(" ", text)):
+        name = name.lower()
+        count = open_counts.get(name, 0)
+        if close:
+            if count:
+                open_counts[name] = count - 1
+                depth -= 1
+        elif name in _VOID or (count and name in _OPTIONAL_END):
+            continue
+        else:
+            open_counts[name] = count + 1
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+    return deepest
+
+
+# --------------------------------------------------------------------------- plain text
+
+
+def _plain(text: str, url: str, warnings: list[str]) -> Document:
+    body = _cap(_lines(text.replace("\n", BLOCK)), "body", warnings)
+    return Document(url=url, body=body, language=guess_language(body), warnings=tuple(warnings))
+
+
+_RAW_BLOCK = re.compile(rf"</?(?:{_BLOCK_TAGS})\b[^<>]{{0,4096}}>", re.IGNORECASE)
+_RAW_TAG = re.compile(r"<[^<>]{0,4096}>")
+_RAW_TITLE = re.compile(r"<title[^<>]{0,1024}>([^<]{0,4096})</title", re.IGNORECASE)
+
+
+def _raw_markup(text: str, url: str, warnings: list[str]) -> Document:
+    """Degraded path for markup too deep to parse: strip tags with regular expressions."""
+    m = _RAW_TITLE.search(text, 0, 65536)
+    title = _one_line(html.unescape(_RAW_TAG.sub(" ", m.group(1)))) if m else ""
+    stripped = _RAW_TAG.sub(" ", _RAW_BLOCK.sub(BLOCK, _RAW_DROP.sub(" ", text)))
+    body = _cap(_lines(html.unescape(stripped)), "body", warnings)
+    return Document(
+        url=url, title=title, body=body, language=guess_language(body), warnings=tuple(warnings)
+    )
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def _remove_hidden(tree: LexborHTMLParser) -> None:
+    tree.strip_tags(_REMOVED_TAGS)
+    hidden: list[LexborNode] = []
+    for node in tree.css(_HIDDEN_SELECTOR):
+        attrs = node.attributes
+        if "hidden" in attrs or (attrs.get("aria-hidden") or "").strip().lower() == "true":
+            hidden.append(node)
+        elif _HIDDEN_STYLE.search(attrs.get("style") or ""):
+            hidden.append(node)
+    for node in reversed(hidden):  # descendants before ancestors: no node is used after free
+        node.decompose()
+
+
+def _meta(tree: LexborHTMLParser) -> tuple[str, str | None, str]:
+    """(meta text, content-language, og:title)."""
+    lines: list[str] = []
+    language: str | None = None
+    og_title = ""
+    for node in tree.css("meta"):
+        attrs = node.attributes
+        key = (attrs.get("name") or attrs.get("property") or "").strip().lower()
+        content = _one_line(attrs.get("content") or "")
+        if key in ("description", "keywords", "og:description", "twitter:description"):
+            if content and content not in lines:
+                lines.append(content)
+        elif key == "og:title":
+            og_title = content
+        elif (attrs.get("http-equiv") or "").strip().lower() == "content-language":
+            language = language or _language_tag(content)
+        if len(lines) >= 20:
+            break
+    return "\n".join(lines), language, og_title
+
+
+def _language_tag(value: str | None) -> str | None:
+    if not value:
+        return None
+    primary = value.strip().split(",")[0].strip().replace("_", "-").split("-")[0].lower()
+    return primary if re.fullmatch(r"[a-z]{2,3}", primary) else None
+
+
+def _base_url(tree: LexborHTMLParser, url: str) -> str:
+    node = tree.css_first("base[href]")
+    if node is None:
+        return url
+    try:
+        base = urljoin(url, (node.attrs.get("href") or "").strip())
+    except ValueError:
+        return url
+    return base if base.lower().startswith(("http://", "https://")) else url
+
+
+def _links_and_contact_targets(
+    tree: LexborHTMLParser, base: str, warnings: list[str]
+) -> tuple[tuple[str, ...], list[str]]:
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    links: dict[str, None] = {}
+    contact: list[str] = []
+    dropped = 0
+    for node in tree.css(_MESSAGING_SELECTOR)[:MAX_ANCHORS]:
+        href = (node.attrs.get("href") or "").strip()
+        if _MESSAGING_HREF.match(href):
+            contact.append(_one_line(unquote(href), 500))
+            label = _one_line(node.text(deep=True, separator=" ", strip=False), 500)
+            if label:
+                contact.append(label)
+    for i, node in enumerate(tree.css("a[href], area[href]")):
+        if i >= MAX_ANCHORS:
+            warnings.append(f"only the first {MAX_ANCHORS} links were read")
+            break
+        href = (node.attrs.get("href") or "").strip()
+        if not href or len(links) >= MAX_LINKS:
+            dropped += bool(href)
+            continue
+        if _OTHER_SCHEME.match(href):
+            continue
+        if href.startswith("#") or href[:11].lower().startswith("javascript:"):
+            continue
+        if href.startswith("/") and not href.startswith("//"):
+            joined = origin + href
+        elif href[:8].lower().startswith(("http://", "https://")):
+            joined = href
+        else:
+            joined = urljoin(base, href)
+        hash_at = joined.find("#")
+        if hash_at >= 0:
+            joined = joined[:hash_at]
+        try:
+            absolute = canonicalize_fast(joined)
+        except (InvalidURL, ValueError):
+            continue
+        links[absolute] = None
+    if dropped:
+        warnings.append(f"links capped at {MAX_LINKS} ({dropped} more anchors not read)")
+    return tuple(links), contact
+
+
+def _html(text: str, url: str, warnings: list[str]) -> Document:
+    marked = _BLOCK_EDGE.sub(BLOCK + "<", text)
+    if "<t" in marked or "<T" in marked:
+        marked = _CELL_OPEN.sub(r"\1" + BLOCK, marked)
+    tree = LexborHTMLParser(marked)
+    root = tree.root
+    lang_attr = None
+    html_node = tree.css_first("html")
+    if html_node is not None:
+        lang_attr = _language_tag(
+            html_node.attributes.get("lang") or html_node.attributes.get("xml:lang")
+        )
+    title_node = tree.css_first("title")
+    title = _one_line(title_node.text(deep=True, separator=" ", strip=False)) if title_node else ""
+    meta, meta_lang, og_title = _meta(tree)
+    title = title or og_title
+    base = _base_url(tree, url)
+    _remove_hidden(tree)
+    links, contact_lines = _links_and_contact_targets(tree, base, warnings)
+    for node in tree.css(_CONTACT_SELECTOR):
+        contact_lines.extend(_lines(node.text(deep=True, separator="", strip=False)).split("\n"))
+        if len(contact_lines) > 10_000:
+            break
+    contact = "\n".join(dict.fromkeys(line for line in contact_lines if line))
+    scope_root = tree.body if tree.body is not None else root
+    raw_body = scope_root.text(deep=True, separator="", strip=False) if scope_root else ""
+    body = _cap(_lines(raw_body), "body", warnings)
+    language = lang_attr or meta_lang or guess_language(body)
+    return Document(
+        url=url,
+        title=title,
+        meta=_cap(meta, "meta", warnings),
+        body=body,
+        contact=_cap(contact, "contact", warnings),
+        links=links,
+        language=language,
+        warnings=tuple(warnings),
+    )
+
+
+# --------------------------------------------------------------------------- language
+
+
+def guess_language(text: str, *, sample: int = 20_000) -> str | None:
+    """A cheap stopword vote over the project's languages; None when unclear."""
+    counts = dict.fromkeys(_STOPWORDS, 0)
+    words = _WORD.findall(text[:sample].lower())
+    if len(words) < 4:
+        return None
+    for word in words[:5000]:
+        for lang, stop in _STOPWORDS.items():
+            if word in stop:
+                counts[lang] += 1
+    if _CYRILLIC.search(text[:sample]):
+        cyr = text[:sample].lower()
+        uk_letters = sum(cyr.count(c) for c in "іїєґ")
+        ru_letters = sum(cyr.count(c) for c in "ыэъё")
+        if uk_letters > ru_letters:
+            counts["uk"] += 2 * uk_letters + 1
+        elif ru_letters > uk_letters:
+            counts["ru"] += 2 * ru_letters + 1
+    ranked = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)
+    (best, top), (_, second) = ranked[0], ranked[1]
+    if top < 3 or top < 1.3 * second:
+        return None
+    return best

@@ -1,0 +1,249 @@
+"""Extraction: bytes + headers -> Document, for good pages and hostile ones."""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crawler.extract import MAX_SCOPE_CHARS, extract, guess_language, nesting_depth
+from crawler.models import Document
+
+URL = "http://ads.example/city/ad-1.html"
+
+
+def html(body: str, head: str = "", lang: str = "") -> bytes:
+    attr = f' lang="{lang}"' if lang else ""
+    return (
+        f"<!doctype html><html{attr}><head><meta charset=utf-8>{head}</head>"
+        f"<body>{body}</body></html>"
+    ).encode()
+
+
+def ex(data: bytes, **kw: str | None) -> Document:
+    return extract(data, url=URL, content_type=kw.pop("content_type", "text/html"), **kw)
+
+
+def test_title_meta_and_block_lines() -> None:
+    doc = ex(
+        html(
+            "<h1>New  in\ntown</h1><p>Hello <b>there</b>, friendly<br>and discreet</p>"
+            "<ul><li>one</li><li>two</li></ul><table><tr><td>a</td><td>b</td></tr></table>",
+            head='<title> Lena &amp; Co </title><meta name="description" content="Sweet ad">'
+            '<meta name="keywords" content="a, b"><meta property="og:description" content="OG">',
+        )
+    )
+    assert doc.title == "Lena & Co"
+    assert doc.meta == "Sweet ad\na, b\nOG"
+    assert doc.body == "New in town\nHello there, friendly\nand discreet\none\ntwo\na\nb"
+    assert doc.warnings == ()
+
+
+def test_invisible_parts_are_removed() -> None:
+    doc = ex(
+        html(
+            "<p>visible</p><script>var secret = 1</script><style>.x{}</style>"
+            "<noscript>noscript</noscript><template><p>tpl</p></template><svg><text>svg</text></svg>"
+            "<iframe>frame</iframe><p hidden>hidden attr</p><div aria-hidden='TRUE'>aria</div>"
+            "<div style='color:red; DISPLAY : none'>inline none<span>child</span></div>"
+            "<p style='visibility:hidden'>invisible</p><div style='display:block'>shown</div>"
+        )
+    )
+    assert doc.body == "visible\nshown"
+
+
+def test_contact_scope_collects_messaging_links_and_contact_elements() -> None:
+    doc = ex(
+        html(
+            '<p>Ad text</p><a href="tel:+447700900123">Call me</a>'
+            '<a href="https://wa.me/447700900123">WhatsApp</a>'
+            '<a href="mailto:lena@mail.example">mail</a><a href="https://t.me/lena_example">tg</a>'
+            '<div class="Contact-Info"><span>Phone: 07700 900 123</span></div>'
+            '<p id="telefono">Telefono 333 000</p><a href="/other">other</a>'
+        )
+    )
+    lines = doc.contact.split("\n")
+    for expected in ("tel:+447700900123", "Call me", "https://wa.me/447700900123", "WhatsApp",
+                     "mailto:lena@mail.example", "https://t.me/lena_example",
+                     "Phone: 07700 900 123", "Telefono 333 000"):  # fmt: skip
+        assert expected in lines
+    assert "Ad text" not in doc.contact and "other" not in lines
+
+
+def test_links_are_absolute_http_deduped_without_fragments() -> None:
+    doc = ex(
+        html(
+            '<a href="/b.html#top">b</a><a href="/b.html">b again</a><a href="c.html">c</a>'
+            '<a href="https://Other.Example:443/x?b=2&a=1">x</a><a href="ftp://f.example/">f</a>'
+            '<a href="javascript:void(0)">js</a><a href="#frag">frag</a>'
+            '<a href="//cdn.example/p">proto-relative</a><a href="http://[bad">bad</a>'
+        )
+    )
+    assert doc.links == (
+        "http://ads.example/b.html",
+        "http://ads.example/city/c.html",
+        "https://other.example/x?a=1&b=2",
+        "http://cdn.example/p",
+    )
+
+
+def test_base_href_is_honoured() -> None:
+    doc = ex(html('<a href="x">x</a>', head='<base href="https://base.example/dir/">'))
+    assert doc.links == ("https://base.example/dir/x",)
+
+
+def test_links_are_capped_with_a_warning() -> None:
+    doc = ex(html("".join(f'<a href="/p{i}">{i}</a>' for i in range(1200))))
+    assert len(doc.links) == 1000
+    assert any("links capped at 1000" in w for w in doc.warnings)
+
+
+def test_language_from_html_lang_then_meta_then_stopwords() -> None:
+    assert ex(html("<p>x</p>", lang="de-AT")).language == "de"
+    head = '<meta http-equiv="Content-Language" content="fr-FR">'
+    assert ex(html("<p>x</p>", head=head)).language == "fr"
+    assert ex(html("<p>Ich bin neu in der Stadt und nur für eine Woche hier, ruf mich an</p>")
+              ).language == "de"  # fmt: skip
+    assert ex(html("<p>x y z</p>")).language is None
+
+
+def test_stopword_guess_for_project_languages() -> None:
+    samples = {
+        "en": "I am new in the city and I will be here for a week, call me at any time",
+        "fr": "Je suis nouvelle dans la ville et je suis là pour une semaine, avec plaisir",
+        "es": "Soy nueva en la ciudad y estoy aquí por una semana, llámame sin problema",
+        "it": "Sono nuova in città e sono qui per una settimana, chiamami senza problemi per il",
+        "nl": "Ik ben nieuw in de stad en ik ben hier voor een week, bel mij op het nummer",
+        "ro": "Sunt nouă în oraș și sunt aici pentru o săptămână, sună-mă fără probleme",
+        "pl": "Jestem nowa w mieście i jestem tu tylko na tydzień, zadzwoń do mnie bez",
+        "pt": "Sou nova na cidade e estou aqui para uma semana, liga sem problema para o",
+        "uk": "Я нова в місті і буду тут тільки тиждень, дзвоніть мені в будь-який час, це є",
+        "ru": "Я новая в городе и буду здесь только неделю, звоните мне в любое время, это",
+    }
+    for lang, text in samples.items():
+        assert guess_language(text) == lang, lang
+
+
+def test_broken_markup_still_gives_text() -> None:
+    doc = ex(b"<html><body><div><p>one<div>two</span></b><table><td>three<p>four</html><<<>>>five")
+    for word in ("one", "two", "three", "four", "five"):
+        assert word in doc.body
+
+
+def test_windows_1251_page_declared_utf8_is_detected() -> None:
+    text = "Новая девушка в городе, звоните в любое время. Только на этой неделе, без выходных."
+    data = html(f"<p>{text}</p>").replace(b"utf-8", b"windows-1251")
+    data = data.decode().encode("cp1251")
+    doc = ex(data, charset="utf-8")
+    assert text in doc.body
+    assert any("not valid utf-8" in w for w in doc.warnings)
+
+
+def test_latin1_without_declaration_is_detected() -> None:
+    text = "Très belle femme, nouvelle à Genève, disponible dès aujourd'hui. À bientôt, chérie."
+    data = f"<html><body><p>{text}</p></body></html>".encode("latin-1")
+    doc = ex(data)
+    assert text in doc.body
+
+
+def test_header_charset_and_meta_charset_and_bom() -> None:
+    text = "Zażółć gęślą jaźń"
+    assert text in ex(f"<p>{text}</p>".encode("cp1250"), charset="windows-1250").body
+    meta = f'<html><head><meta http-equiv="Content-Type" content="text/html; charset=iso-8859-2">' \
+           f"</head><body><p>{text}</p></body></html>"  # fmt: skip
+    assert text in ex(meta.encode("iso-8859-2")).body
+    assert text in ex(b"\xff\xfe" + f"<p>{text}</p>".encode("utf-16-le"), charset="latin-1").body
+
+
+def test_unknown_or_unsafe_charset_is_ignored_with_a_warning() -> None:
+    for label in ("no-such-charset", "rot13", "base64", "idna", "unicode_escape"):
+        doc = ex(html("<p>plain text \\u0041</p>"), charset=label)
+        assert "plain text \\u0041" in doc.body
+        assert any("unknown charset" in w for w in doc.warnings), label
+
+
+def test_invalid_bytes_replaced_and_nul_removed() -> None:
+    doc = ex(b"<p>ab\x00cd \xff\xfe\xfa ok</p>", charset="utf-8")
+    assert "abcd" in doc.body and "ok" in doc.body
+    assert "NUL bytes removed" in doc.warnings
+
+
+def test_plain_text_body() -> None:
+    doc = ex(b"Line one   here\r\n\r\n  Line two\t end\n", content_type="text/plain")
+    assert doc.body == "Line one here\nLine two end"
+    assert doc.title == "" and doc.links == ()
+
+
+def test_missing_content_type_is_sniffed() -> None:
+    assert ex(b"<html><body><p>a</p><p>b</p>", content_type=None).body == "a\nb"
+    assert ex(b"just <words> here", content_type=None).body == "just <words> here"
+
+
+def test_deep_nesting_is_bounded_in_time_and_still_gives_text() -> None:
+    data = b"<html><body>" + b"<div>" * 100_000 + b"deep text" + b"</div>" * 100_000
+    started = time.monotonic()
+    doc = ex(data)
+    assert time.monotonic() - started < 3.0
+    assert "deep text" in doc.body
+    assert any("nested" in w for w in doc.warnings)
+
+
+def test_nesting_depth_estimate_ignores_voids_scripts_and_siblings() -> None:
+    page = "<ul>" + "<li>x<br><img src=a>" * 5000 + "</ul><script>" + "a<b;" * 5000 + "</script>"
+    assert nesting_depth(page) < 10
+    assert nesting_depth("<div><span>" * 3000) == 6000
+
+
+def test_huge_text_in_one_tag_is_capped_with_a_warning() -> None:
+    data = b"<html><body><p>" + b"word " * (2 * 1024 * 1024) + b"</p></body></html>"  # 10 MiB
+    started = time.monotonic()
+    doc = ex(data)
+    assert time.monotonic() - started < 5.0
+    assert len(doc.body) == MAX_SCOPE_CHARS
+    assert any("body text cut" in w for w in doc.warnings)
+
+
+def test_mixed_scripts_survive() -> None:
+    text = "Anna Анна Άννα アンナ 안나 آنا 🌹 new"
+    assert text in ex(html(f"<p>{text}</p>")).body
+
+
+FRAGMENTS = [
+    "<div>",
+    "</p>",
+    "<p ",
+    "<a href='",
+    "<!--",
+    "<script>",
+    "&#x0;",
+    "\x00",
+    "é",
+    "<meta charset=utf-16>",
+    "<title>",
+    "<br/>",
+    ">",
+    "<td>",
+    "\ue000",
+    "tel:1",
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=st.one_of(
+        st.binary(max_size=2000),
+        st.text(max_size=500).map(lambda s: s.encode("utf-8", "surrogatepass")),
+        st.lists(st.sampled_from(FRAGMENTS)).map(
+            lambda xs: "".join(xs).encode("utf-8", "surrogatepass")
+        ),
+    ),
+    content_type=st.sampled_from([None, "text/html", "text/plain", "application/octet-stream"]),
+    charset=st.sampled_from([None, "utf-8", "utf-16", "latin-1", "bogus", "shift_jis"]),
+)
+def test_never_raises_on_any_bytes(
+    body: bytes, content_type: str | None, charset: str | None
+) -> None:
+    doc = extract(body, url=URL, content_type=content_type, charset=charset)
+    assert isinstance(doc, Document)
+    assert "\ue000" not in doc.body + doc.contact + doc.title + doc.meta
