@@ -25,10 +25,17 @@ class BoundedDecoder(Protocol):
         """Decode `data`; return at most `limit` bytes (returning `limit` means: maybe more)."""
         ...
 
+    def finish(self) -> None:
+        """At the end of the body: raise DecodeError if the compressed stream was cut short."""
+        ...
+
 
 class IdentityDecoder:
     def decode(self, data: bytes, limit: int) -> bytes:
         return data[:limit]
+
+    def finish(self) -> None:
+        return None
 
 
 class ZlibDecoder:
@@ -67,6 +74,10 @@ class ZlibDecoder:
             raise DecodeError(f"invalid {'gzip' if self._gzip else 'deflate'} data: {exc}") from exc
         return bytes(out)
 
+    def finish(self) -> None:
+        if not self._d.eof:
+            raise DecodeError(f"{'gzip' if self._gzip else 'deflate'} stream is cut short")
+
 
 class BrotliDecoder:
     def __init__(self) -> None:
@@ -83,6 +94,10 @@ class BrotliDecoder:
         except brotli.error as exc:
             raise DecodeError(f"invalid brotli data: {exc}") from exc
         return bytes(out[:limit]) if len(out) > limit else bytes(out)
+
+    def finish(self) -> None:
+        if not self._d.is_finished():
+            raise DecodeError("brotli stream is cut short")
 
 
 class ZstdDecoder:
@@ -105,6 +120,10 @@ class ZstdDecoder:
         except zstandard.ZstdError as exc:
             raise DecodeError(f"invalid zstd data: {exc}") from exc
         return bytes(out[:limit]) if len(out) > limit else bytes(out)
+
+    def finish(self) -> None:
+        if not self._d.eof:
+            raise DecodeError("zstd stream is cut short")
 
 
 def decoder_for(content_encoding: str | None) -> BoundedDecoder | None:

@@ -38,7 +38,13 @@ from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_no
 
 from crawler.decoding import ACCEPT_ENCODING, SNIFF_MIN, DecodeError, decoder_for, sniff_media
 from crawler.models import FetchResult, Outcome, Reason, utcnow
-from crawler.netguard import AddressGuard, Resolver, system_resolver, vet_host
+from crawler.netguard import (
+    AddressGuard,
+    Resolver,
+    parse_numeric_host,
+    system_resolver,
+    vet_host,
+)
 from crawler.policy import SourcePolicy
 from crawler.politeness import HostLimits, HostSlot, Pace, parse_retry_after
 from crawler.robots import RobotsCache, RobotsResponse, max_age
@@ -162,7 +168,12 @@ def _media_type(value: str | None) -> tuple[str | None, str | None]:
 
 
 def _host_key(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower().rstrip(".")
+    """The ASCII (IDNA) host name, lower-case: the form the resolver and the pins use."""
+    try:
+        raw = httpx.URL(url).raw_host.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        raw = urlsplit(url).hostname or ""
+    return raw.strip("[]").lower().rstrip(".")
 
 
 class Fetcher:
@@ -338,6 +349,14 @@ class Fetcher:
         host = _host_key(url)
         if not host:
             return Outcome.REFUSED, Reason.SCHEME, f"URL has no host: {url}"
+        numeric = parse_numeric_host(host)
+        if numeric is not None and not numeric[1]:
+            return Outcome.REFUSED, Reason.ADDRESS, (
+                f"host {host!r} is a numeric address in a non-standard form ({numeric[0]})")
+        try:
+            httpx.URL(url)
+        except (httpx.InvalidURL, ValueError) as exc:
+            return Outcome.REFUSED, Reason.SCHEME, f"invalid URL {url!r}: {exc}"
         if parts.username is not None or parts.password is not None:
             return Outcome.REFUSED, Reason.POLICY, "URL carries credentials (user:password@)"
         if robots:  # page fetches; robots.txt itself is only vetted for scheme and address
@@ -376,8 +395,8 @@ class Fetcher:
             if ex.kind == "redirect" and ex.location is not None:
                 current = ex.location
                 continue
-            if ex.status is None:
-                return RobotsResponse(error=ex.detail)
+            if ex.status is None or (ex.kind in ("failed", "refused") and 200 <= ex.status < 300):
+                return RobotsResponse(error=ex.detail)  # e.g. a corrupt gzip body: fail closed
             cache = next((v for k, v in ex.headers if k.lower() == "cache-control"), None)
             return RobotsResponse(status=ex.status, body=ex.body, max_age=max_age(cache))
         return RobotsResponse(error="more than 5 redirects")
@@ -490,6 +509,8 @@ class Fetcher:
                     return _Exchange("refused", Reason.TOO_LARGE,
                                      f"body is over the {cap} byte cap after decoding "
                                      f"({encoding or 'identity'}); stopped reading", **base)
+            else:
+                decoder.finish()
         except DecodeError as exc:
             return _Exchange("failed", Reason.NETWORK, str(exc), **base)
         if not sniffed and (what := sniff_media(bytes(body))):

@@ -293,3 +293,22 @@ async def test_fetcher_must_be_opened_and_results_still_come_back() -> None:
     f = Fetcher(settings())
     r = await f.fetch("http://127.0.0.1:9/")
     assert r.outcome is Outcome.FAILED and r.reason is Reason.INTERNAL
+
+
+async def test_internationalised_host_names_are_resolved_and_pinned_as_punycode(
+    site: LoopbackSite,
+) -> None:
+    calls: list[str] = []
+    site.route("/a", "<p>a</p>")
+    async with Fetcher(settings(), resolver=resolver({"xn--bcher-kva.test": ["127.0.0.1"]},
+                                                     calls)) as f:
+        r = await f.fetch(f"http://bücher.test:{site.port}/a")
+    assert r.outcome is Outcome.FETCHED
+    assert set(calls) == {"xn--bcher-kva.test"}
+
+
+async def test_invalid_redirect_target_is_refused_not_raised(site: LoopbackSite) -> None:
+    site.route("/go", status=302, headers={"Location": "http://exa mple.org:99999/"})
+    async with Fetcher(settings()) as f:
+        r = await f.fetch(site.url("/go"))
+    assert r.outcome is Outcome.REFUSED and r.reason is Reason.REDIRECT_REFUSED

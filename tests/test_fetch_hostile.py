@@ -188,3 +188,11 @@ def test_sniffing(head: bytes, expected: str | None) -> None:
         assert what is None
     else:
         assert what is not None and expected in what
+
+
+async def test_truncated_compressed_body_is_a_recorded_failure(site: LoopbackSite) -> None:
+    site.route("/t", gzip.compress(b"<p>" + b"x" * 5000 + b"</p>")[:-12],
+               headers={"Content-Encoding": "gzip"})
+    async with Fetcher(settings()) as f:
+        r = await f.fetch(site.url("/t"))
+    assert r.outcome is Outcome.FAILED and "cut short" in r.detail

@@ -194,3 +194,13 @@ async def test_crawl_delay_spaces_requests(site: LoopbackSite) -> None:
     times = [r.at for r in site.requests]
     gaps = [b - a for a, b in itertools.pairwise(times)]  # robots.txt, p0, p1, p2
     assert min(gaps) >= 0.35
+
+
+async def test_corrupt_compressed_robots_txt_fails_closed(site: LoopbackSite) -> None:
+    site.route("/robots.txt", b"\x1f\x8b\x08\x00garbage", content_type="text/plain",
+               headers={"Content-Encoding": "gzip"})
+    site.route("/a", "<p>a</p>")
+    async with Fetcher(_settings()) as f:
+        r = await f.fetch(site.url("/a"))
+    assert r.reason is Reason.ROBOTS and "fail closed" in r.detail
+    assert "/a" not in site.paths()
