@@ -321,7 +321,7 @@ _MESSENGER_WORDS = (
     ("signal", r"\bsignal\b"),
     ("viber", r"viber|вайбер"),
     ("snapchat", r"snapchat|\bsnap\b|\bsc\b"),
-    ("onlyfans", r"onlyfans|\bof\b"),
+    ("onlyfans", r"onlyfans|only\s?fans"),
     ("instagram", r"instagram|\binsta\b|\big\b"),
 )
 MESSENGER_RE = re.compile(

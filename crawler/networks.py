@@ -321,6 +321,9 @@ class NetworkIndex:
             self._template_keys[url] = key
         match = self.templates.match(key, body)
         profile = ad_profile(url, title, body)
+        if page_id is None:  # not stored yet (the pipeline hook): a provisional id >= 2**40
+            self._node("p:" + url)
+            self._groups[self._find("p:" + url)].note_page_id(key)
         return self.add_page(
             page_id, url, fetched_at, entities, match.cluster_id, flagged, confirmed,
             profile.person_name, profile.city, profile.country, template_merged=match.merged,
@@ -360,10 +363,16 @@ class NetworkIndex:
         return network
 
     def set_review(self, url: str, *, flagged: bool, confirmed: bool) -> None:
-        """Record a page's review state after the fact (a hit was confirmed)."""
+        """Record a page's review state after the fact (a hit confirmed, or dismissed)."""
         page = self._pages.get(url)
-        if page is not None:
-            self.add_page(None, url, page.last_seen, (), None, flagged, confirmed)
+        if page is None:
+            return
+        page.flagged, page.confirmed = flagged or confirmed, confirmed
+        group = self._groups[self._find("p:" + url)]
+        if confirmed:
+            group.confirmed.add(url)
+        else:
+            group.confirmed.discard(url)
 
     # ------------------------------------------------------------------ signals
 

@@ -238,3 +238,27 @@ async def test_rebuilt_index_links_a_new_page_to_a_confirmed_network(tmp_path: P
     indicators, linked = await hook(new, extract_entities(new))
     assert linked
     assert [i.rule_id for i in indicators] == ["network.shared-contact"]
+
+
+def test_review_after_the_fact_links_and_unlinks_the_network() -> None:
+    index = NetworkIndex()
+    p = phone("+4915100000001")
+    add(index, 1, [p], url="https://ads.example/a")
+    index.set_review("https://ads.example/a", flagged=True, confirmed=True)
+    assert add(index, 2, [p]).linked_to_flagged_network
+    index.set_review("https://ads.example/a", flagged=False, confirmed=False)
+    assert not add(index, 3, [p]).linked_to_flagged_network
+    [net] = index.networks()
+    assert net.flagged_pages == () and not net.confirmed
+
+
+async def test_pages_added_through_the_hook_get_distinct_network_ids() -> None:
+    index = NetworkIndex()
+    hook = index.hook()
+    for n, number in ((1, "+49 176 11111111"), (2, "+49 176 11111111"), (3, "+49 176 22222222"),
+                      (4, "+49 176 22222222")):
+        doc = Document(url=f"https://ads.example/{n}", body=f"Tel {number}", language="de")
+        await hook(doc, extract_entities(doc))
+    ids = [n.network_id for n in index.networks()]
+    assert len(ids) == 2 and len(set(ids)) == 2 and all(i >= 2**40 for i in ids)
+    assert all(index.network(i) is not None for i in ids)
