@@ -8,6 +8,8 @@ each crawler in alternating rounds (A B C A B C ...), each as a child process:
   triage      `triage crawl SEEDS --db ... --concurrency 64 --per-host-rps 0
               --per-host-concurrency 64` with TRIAGE_ALLOW_CIDRS=127.0.0.1/32 (fetch, safety
               checks, extract, rules, entities, store)
+  triage-fast the same through bench/triage_fast.py: the Fetcher given
+              crawler.transport.make_transport (what fetch.py should adopt)
   scrapy      bench/scrapy_spider.py (parsel text, no robots, no throttling); skipped if missing
   bare        bench/bare_loop.py (aiohttp GET + selectolax text): the limit
   httpx       (--transports) the bare loop over httpx's default transport
@@ -58,6 +60,9 @@ def _command(
             "--concurrency", str(concurrency), "--per-host-rps", "0",
             "--per-host-concurrency", str(concurrency),
         ], {"TRIAGE_ALLOW_CIDRS": "127.0.0.1/32"}
+    if name == "triage-fast":
+        cmd, env = _command("triage", seeds, db, concurrency)
+        return [PYTHON, str(bench / "triage_fast.py"), *cmd[1:]], env
     if name == "scrapy":
         return [PYTHON, str(bench / "scrapy_spider.py"), str(seeds),
                 "--concurrency", str(concurrency)], {}
@@ -72,7 +77,7 @@ def available(name: str) -> str | None:
         return "Scrapy is not installed (pip install -e '.[bench]'): skipped"
     if name == "bare" and importlib.util.find_spec("aiohttp") is None:
         return "aiohttp is not installed (pip install -e '.[bench]'): skipped"
-    if name == "triage" and not Path(bin_path("triage")).exists():
+    if name.startswith("triage") and not Path(bin_path("triage")).exists():
         return "the triage console script is not installed: skipped"
     return None
 
@@ -167,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--crawlers", default="triage,scrapy,bare",
-                        help="comma list of triage,scrapy,bare,httpx,httpx-fast")
+    parser.add_argument("--crawlers", default="triage,triage-fast,scrapy,bare",
+                        help="comma list of triage,triage-fast,scrapy,bare,httpx,httpx-fast")
     parser.add_argument("--transports", action="store_true",
                         help="also run the bare loop over httpx's default and fast transports")
     parser.add_argument("--json", type=Path, help="write the summary here")
