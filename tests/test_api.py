@@ -380,3 +380,18 @@ async def test_networks_entities_and_linked_unflagged_pages(store: Any, rules: A
 
 async def test_network_routes_need_a_network_view(client: httpx.AsyncClient) -> None:
     is_error(await client.get("/api/networks"), 503)
+
+
+async def test_an_open_service_answers_only_loopback_host_names(client: httpx.AsyncClient) -> None:
+    # DNS rebinding: evil.example re-pointed at 127.0.0.1 must not reach an unauthenticated queue
+    is_error(await client.get("/api/hits", headers={"host": "evil.example"}), 421)
+    is_error(await client.get("/queue", headers={"host": "evil.example:8000"}), 421)
+    for host in ("127.0.0.1:8000", "localhost", "[::1]:8000"):
+        assert (await client.get("/api/hits", headers={"host": host})).status_code == 200
+
+
+async def test_with_auth_any_host_name_is_answered(store: Any, rules: Any) -> None:
+    async with api_client(store, rules, access(token=TOKEN)) as c:
+        r = await c.get("/api/hits", headers={"host": "triage.example",
+                                              "authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 200

@@ -35,6 +35,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
             for method, op in methods.items():
                 params = [p["name"] for p in op.get("parameters", []) if p["in"] == "query"]
                 ops.append((method.upper(), path, params, "requestBody" in op))
+        # the review pages are not in the schema; they get the same treatment
+        ops += [("GET", "/queue", ["status", "priority", "family", "batch", "q", "page"], False),
+                ("GET", "/hits/{hit_id}", [], False), ("GET", "/networks/{network_id}", [], False),
+                ("GET", "/login", ["next"], False), ("GET", "/static/{name}", [], False)]
         yield server, ops
 
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -111,7 +112,12 @@ def create_app(state: ServiceState) -> FastAPI:
     async def headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        response = await call_next(request)
+        if state.access.open and not loopback_host(request.headers.get("host", "")):
+            # Without authentication only loopback names are answered: a web page whose own
+            # name was re-pointed at 127.0.0.1 (DNS rebinding) must not reach the queue.
+            response: Response = error(421, "open (unauthenticated) service: use 127.0.0.1")
+        else:
+            response = await call_next(request)
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
         return response
@@ -181,6 +187,23 @@ def create_app(state: ServiceState) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(pages.router)
     return app
+
+
+def loopback_host(host: str) -> bool:
+    """Is a Host header (name[:port], [v6]:port) a loopback name or address?"""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        name = host.partition(":")[0]
+    else:
+        name = host
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def ruleset_version(state: ServiceState) -> str | None:
