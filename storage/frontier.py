@@ -64,7 +64,7 @@ class FrontierMixin(SqlBase):
         total = inserted = 0
         sql = (
             "INSERT INTO urls (url, host, batch_id, label, state, updated_at) "
-            "VALUES (?, ?, ?, ?, 'queued', ?) ON CONFLICT (url) DO NOTHING"
+            f"VALUES (?, ?, ?, ?, 'queued', ?) ON CONFLICT {self.URL_KEY} DO NOTHING"
         )
         for chunk in _seed_chunks(seeds, BULK_CHUNK):
             total += len(chunk)
@@ -81,7 +81,7 @@ class FrontierMixin(SqlBase):
         async with self._tx() as tx:
             return await tx.executemany(
                 "INSERT INTO urls (url, host, batch_id, state, depth, parent_id, updated_at) "
-                "VALUES (?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT (url) DO NOTHING",
+                f"VALUES (?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT {self.URL_KEY} DO NOTHING",
                 [
                     (u, host_of(u), parent.batch_id, depth, parent.url_id, now)
                     for u in dict.fromkeys(urls)

@@ -64,6 +64,7 @@ class PostgresStore(ReviewMixin, FrontierMixin):
     GREATEST = "GREATEST"
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
     FOR_UPDATE = " FOR UPDATE"
+    URL_KEY = "((md5(url)))"  # the unique index (see migrations/postgres/0001_init.sql)
 
     def __init__(
         self,
@@ -160,7 +161,7 @@ class PostgresStore(ReviewMixin, FrontierMixin):
             await cur.execute(
                 "INSERT INTO urls (url, host, batch_id, label, state, updated_at) "
                 "SELECT url, host, %s, label, 'queued', %s FROM triage_stage ORDER BY n "
-                "ON CONFLICT (url) DO NOTHING",
+                "ON CONFLICT ((md5(url))) DO NOTHING",
                 (batch_id, now),
             )
             inserted = cur.rowcount

@@ -1,6 +1,7 @@
 """record_result: one URL's outcome (url state, page, hit, entities, audit) in one transaction.
 
 Exactly-once: a hit is keyed by (canonical URL, content SHA-256, rule-set version) and inserted
+(the URL as its urls.id, one row per canonical URL)
 with ON CONFLICT DO NOTHING, so a resumed crawl or a second worker never writes it twice.
 
 Versions and reviewer decisions:
@@ -143,7 +144,7 @@ class ResultsMixin(SqlBase):
             "INSERT INTO hits (page_id, url_id, url, content_sha256, ruleset_version, score, "
             "priority, priority_rank, families, indicators, status, created_at, previous_hit_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) "
-            "ON CONFLICT (url, content_sha256, ruleset_version) DO NOTHING RETURNING id",
+            "ON CONFLICT (url_id, content_sha256, ruleset_version) DO NOTHING RETURNING id",
             (
                 page_id,
                 claim.url_id,
@@ -161,8 +162,9 @@ class ResultsMixin(SqlBase):
         )
         if row is None:  # exactly-once: this (url, content, rule set) already has its hit
             existing = await tx.fetchone(
-                "SELECT id FROM hits WHERE url = ? AND content_sha256 = ? AND ruleset_version = ?",
-                (claim.url, sha, evaluation.ruleset_version),
+                "SELECT id FROM hits WHERE url_id = ? AND content_sha256 = ? "
+                "AND ruleset_version = ?",
+                (claim.url_id, sha, evaluation.ruleset_version),
             )
             assert existing is not None
             return int(existing["id"]), False

@@ -47,6 +47,7 @@ class SqlBase:
     GREATEST = "MAX"
     SKIP_LOCKED = ""
     FOR_UPDATE = ""
+    URL_KEY = "(url)"  # ON CONFLICT target of the urls' uniqueness
     dialect = "sqlite"
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:

@@ -200,6 +200,17 @@ async def test_add_batch_dedupes_within_and_across_batches(db_url: str) -> None:
         assert await store.get_batch(999) is None
 
 
+async def test_long_urls_are_stored_and_deduped(db_url: str) -> None:
+    long_url = "https://a.example/" + "".join(f"{i:x}" for i in range(2200))[:8000]
+    async with open_store(db_url) as store:
+        first = await store.add_batch("a", "x", seeds([long_url]), [])
+        again = await store.add_batch("b", "y", seeds([long_url]), [])
+        assert (first.accepted, again.duplicates) == (1, 1)
+        [claim] = await store.claim("w1", 1, 60)
+        out = await record(store, claim, b"long", evaluation())
+        assert out.new_hit and claim.url == long_url
+
+
 async def test_enqueue_discovered_skips_known_urls(db_url: str) -> None:
     async with open_store(db_url) as store:
         await store.add_batch("a", "x", seeds(["https://a.example/"]), [])

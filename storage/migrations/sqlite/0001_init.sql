@@ -91,7 +91,7 @@ CREATE TABLE hits (
     created_at REAL NOT NULL,
     previous_hit_id INTEGER REFERENCES hits(id),
     purged_at REAL,
-    UNIQUE (url, content_sha256, ruleset_version)
+    UNIQUE (url_id, content_sha256, ruleset_version)
 );
 CREATE INDEX hits_queue ON hits(status, priority_rank DESC, score DESC, id);
 CREATE INDEX hits_url ON hits(url_id, id);
