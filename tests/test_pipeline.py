@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,9 @@ ORDINARY = "<html><head><title>Bakery</title></head><body><p>Fresh bread daily.<
 
 
 def triage(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would; WARC evidence lands in `cwd` (default: a fresh temp dir)."""
     full_env = {**os.environ, "TRIAGE_ALLOW_CIDRS": "127.0.0.1/32", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "crawler", *args],
@@ -40,7 +42,7 @@ def triage(
         text=True,
         env=full_env,
         timeout=timeout,
-        cwd=ROOT,
+        cwd=cwd or tempfile.mkdtemp(prefix="triage-test-"),
     )
 
 
@@ -148,6 +150,7 @@ def test_crawl_flags_pages_with_evidence(site: LoopbackSite, tmp_path: Path) -> 
         "--per-host-rps",
         "0",
         "--no-progress",
+        cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
     rows = hit_records(db)
@@ -165,6 +168,10 @@ def test_crawl_flags_pages_with_evidence(site: LoopbackSite, tmp_path: Path) -> 
     assert span["text"].lower() == "bitcoin only" and span["scope"] == "body"
     # the wrong charset page was decoded well enough to match its Latin phrase
     assert flagged[site.url("/cp1251")]["priority"] == "medium"
+    # the exact responses of flagged pages are in WARC files that verify
+    assert list((tmp_path / "evidence").glob("*.warc.gz"))
+    verify = triage("evidence", "verify", "--db", str(db), cwd=tmp_path)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
 def test_strict_fails_before_fetching_anything(site: LoopbackSite, tmp_path: Path) -> None:

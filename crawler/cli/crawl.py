@@ -166,6 +166,9 @@ async def _crawl(
         stop = asyncio.Event()
         _install_stop_handlers(stop)
         evidence = _evidence_sink(evidence_dir)
+        from crawler.networks import NetworkIndex
+
+        network = await NetworkIndex.from_store(store)
         with _Progress(progress, remaining) as bar:
             stats = await run_worker(
                 store,
@@ -176,6 +179,7 @@ async def _crawl(
                 idle_exit=idle_exit,
                 observers=[bar],
                 evidence=evidence,
+                network=network.hook(),
                 shared_politeness=shared_politeness,
                 lease_seconds=lease_seconds,
             )
@@ -187,11 +191,23 @@ async def _crawl(
 def _evidence_sink(evidence_dir: Path | None) -> Any:
     if evidence_dir is None:
         return None
-    try:
-        from crawler.evidence import make_sink
-    except ImportError:  # evidence module not available in this build
-        return None
+    from crawler.evidence import make_sink
+
     return make_sink(evidence_dir)
+
+
+EvidenceDirOption = Annotated[
+    Path,
+    typer.Option(
+        "--evidence-dir",
+        envvar="TRIAGE_EVIDENCE_DIR",
+        show_envvar=False,
+        help="WARC evidence of flagged pages goes here [env TRIAGE_EVIDENCE_DIR; ./evidence].",
+    ),
+]
+NoEvidenceOption = Annotated[
+    bool, typer.Option("--no-evidence", help="Do not write WARC evidence (not for casework).")
+]
 
 
 def _print_summary(stats: WorkerStats, counts: dict[str, int], hits: list[dict[str, Any]]) -> None:
@@ -256,9 +272,8 @@ def crawl(
     sources: Annotated[
         Path | None, typer.Option(help="Source policy YAML [env TRIAGE_SOURCES].")
     ] = None,
-    evidence_dir: Annotated[
-        Path | None, typer.Option(help="Write WARC evidence of flagged pages here.")
-    ] = None,
+    evidence_dir: EvidenceDirOption = Path("evidence"),
+    no_evidence: NoEvidenceOption = False,
     log_format: LogFormatOption = "auto",
     no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
     top: Annotated[int, typer.Option(help="How many queue entries to print at the end.")] = 10,
@@ -278,7 +293,7 @@ def crawl(
         _crawl(
             db, seed_files, settings, rules,
             progress=sys.stderr.isatty() and not no_progress,
-            evidence_dir=evidence_dir,
+            evidence_dir=None if no_evidence else evidence_dir,
             top=top,
         )
     )
@@ -293,7 +308,8 @@ def worker(
     per_host_rps: Annotated[float | None, typer.Option()] = None,
     per_host_concurrency: Annotated[int | None, typer.Option()] = None,
     sources: Annotated[Path | None, typer.Option()] = None,
-    evidence_dir: Annotated[Path | None, typer.Option()] = None,
+    evidence_dir: EvidenceDirOption = Path("evidence"),
+    no_evidence: NoEvidenceOption = False,
     exit_when_idle: Annotated[
         bool, typer.Option("--exit-when-idle", help="Stop when the frontier is empty.")
     ] = False,
@@ -315,7 +331,7 @@ def worker(
         _crawl(
             db, [], settings, rules,
             progress=False,
-            evidence_dir=evidence_dir,
+            evidence_dir=None if no_evidence else evidence_dir,
             top=0,
             shared_politeness=True,
             idle_exit=exit_when_idle,
