@@ -304,6 +304,10 @@ def test_sigterm_with_fetches_in_flight_leaves_nothing_leased_or_half_written(
         while sum(r.path.startswith("/slow") for r in slow_site.requests) < 4:
             assert time.monotonic() < deadline, slow_site.requests
             time.sleep(0.05)
+        metrics = httpx.get(server.url + "/metrics").text
+        assert 'triage_fetches_total{outcome="fetched",reason="ok"} 1.0' in metrics
+        assert 'triage_hits_recorded_total{priority=' in metrics
+        assert 'triage_urls{state="fetching"} 4.0' in metrics
     finally:
         code = server.stop()
     assert code == 0

@@ -204,10 +204,15 @@ async def hit_page(request: Request, hit_id: int) -> HTMLResponse:
 
 
 def fetch_facts(hit: dict[str, Any]) -> list[tuple[str, str]]:
-    keys = ("url", "final_url", "fetched_at", "content_sha256", "ruleset_version", "batch_id",
-            "page_id", "previous_hit_id", "created_at", "status_code", "content_type",
-            "warc_file", "warc_offset", "warc_record_id")
-    return [(k, str(hit[k])) for k in keys if hit.get(k) not in (None, "")]
+    """Capture and provenance facts for the hit page, in reading order."""
+    keys = ("url", "final_url", "http_status", "fetched_at", "content_sha256", "ruleset_version",
+            "batch_id", "label", "page_id", "previous_hit_id", "created_at", "reviewer",
+            "reviewed_at", "purged_at")
+    facts = [(k, str(hit[k])) for k in keys if hit.get(k) not in (None, "")]
+    warc = hit.get("warc")
+    if isinstance(warc, dict):
+        facts += [(k, str(v)) for k, v in warc.items() if v not in (None, "")]
+    return facts
 
 
 @router.post("/hits/{hit_id}/review")
