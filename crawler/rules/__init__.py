@@ -62,10 +62,11 @@ def _build(paths: Sequence[Path] | Path | str | None) -> tuple[RuleSet | None, l
     loaded = load_specs(_as_paths(paths))
     problems = list(loaded.problems)
     compiled = []
+    unique = {id(rule) for rule in loaded.rules}
     for rule in loaded.rules + loaded.duplicates:
         result, rule_problems = compile_rule(rule)
         problems.extend(rule_problems)
-        if result is not None and rule in loaded.rules:
+        if result is not None and id(rule) in unique:
             compiled.append(result)
     if problems:
         problems.sort(key=lambda p: (p.file, p.line))

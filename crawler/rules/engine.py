@@ -18,7 +18,7 @@ from typing import Any
 from crawler.models import SCOPES, Document, Entity, Evaluation, Indicator, Span
 from crawler.rules.compile import CompiledRule
 from crawler.rules.model import PackSettings
-from crawler.rules.normalize import ViewKey, Views
+from crawler.rules.normalize import View, ViewKey, Views
 from crawler.rules.prefilter import (
     PatternRef,
     ViewPlan,
@@ -75,66 +75,64 @@ class RuleInfo:
         }
 
 
-Hit = tuple[int, str, int, int]  # (pattern index, scope, start, end) on the original text
+Group = tuple[int, str, View, list[tuple[int, int]]]  # (pattern index, scope, view, view spans)
+
+
+def _original(groups: list[Group], scope: str) -> list[tuple[int, int]]:
+    """The groups' matches in `scope` as original-text offsets, sorted (at most NEAR_HITS)."""
+    out: list[tuple[int, int]] = []
+    for _, sc, view, spans in groups:
+        if sc == scope:
+            out.extend(view.to_original(s, e) for s, e in spans[:NEAR_HITS])
+    out.sort()
+    return out[:NEAR_HITS]
 
 
 class _PageContext:
     """Answers a condition's questions for one rule on one page."""
 
-    def __init__(
-        self,
-        hits: dict[str, list[Hit]],
-        kinds: set[tuple[str, str]],
-        tokens: _Tokens,
-    ) -> None:
+    def __init__(self, doc: Document, hits: dict[str, list[Group]], kinds: set[tuple[str, str]]):
+        self.doc = doc
         self.hits = hits
         self.kinds = kinds
-        self.tokens = tokens
 
     def matched(self, sel: str) -> bool:
-        return bool(self.hits.get(sel))
+        return sel in self.hits
 
     def distinct(self, sel: str) -> int:
-        return len({h[0] for h in self.hits.get(sel, ())})
+        return len({g[0] for g in self.hits.get(sel, ())})
 
     def count(self, sel: str) -> int:
-        return len(self.hits.get(sel, ()))
+        return sum(len(g[3]) for g in self.hits.get(sel, ()))
 
     def extracted(self, kind: str, subtype: str) -> bool:
         return (kind, subtype) in self.kinds
 
     def near(self, a: str, b: str, within: int) -> bool:
-        hits_a, hits_b = self.hits.get(a, ()), self.hits.get(b, ())
-        if not hits_a or not hits_b:
+        groups_a, groups_b = self.hits.get(a), self.hits.get(b)
+        if not groups_a or not groups_b:
             return False
-        for scope in {h[1] for h in hits_a} & {h[1] for h in hits_b}:
-            starts = self.tokens.starts(scope)
-            sa = [h for h in hits_a if h[1] == scope][:NEAR_HITS]
-            sb = [h for h in hits_b if h[1] == scope][:NEAR_HITS]
-            pa = [(bisect_left(starts, h[2]), bisect_left(starts, h[3]), h) for h in sa]
-            pb = [(bisect_left(starts, h[2]), bisect_left(starts, h[3]), h) for h in sb]
-            for la, ra, ha in pa:
-                for lb, rb, hb in pb:
-                    if ha[2] < hb[3] and hb[2] < ha[3]:
+        for scope in {g[1] for g in groups_a} & {g[1] for g in groups_b}:
+            text = self.doc.text(scope)  # type: ignore[arg-type]
+            spans_a, spans_b = _original(groups_a, scope), _original(groups_b, scope)
+            starts_b = [s for s, _ in spans_b]
+            for sa, ea in spans_a:
+                j = bisect_left(starts_b, sa)
+                for sb, eb in spans_b[max(0, j - 2) : j + 2]:
+                    if sa < eb and sb < ea:
                         return True  # overlapping
-                    gap = lb - ra if ha[3] <= hb[2] else la - rb
-                    if gap <= within:
+                    x, y = (eb, sa) if eb <= sa else (ea, sb)
+                    if _few_words(text, x, y, within):
                         return True
         return False
 
 
-class _Tokens:
-    """Word-token start offsets of each scope's original text, computed on first use."""
-
-    def __init__(self, doc: Document) -> None:
-        self.doc = doc
-        self._starts: dict[str, list[int]] = {}
-
-    def starts(self, scope: str) -> list[int]:
-        if scope not in self._starts:
-            text = self.doc.text(scope)  # type: ignore[arg-type]
-            self._starts[scope] = [m.start() for m in _WORD.finditer(text)]
-        return self._starts[scope]
+def _few_words(text: str, start: int, end: int, limit: int) -> bool:
+    """Are there at most `limit` words in text[start:end]? (stops counting early)"""
+    for n, _ in enumerate(_WORD.finditer(text, start, end)):
+        if n >= limit:
+            return False
+    return True
 
 
 def _span(doc: Document, scope: str, start: int, end: int) -> Span:
@@ -187,12 +185,11 @@ class RuleSet:
         extra_indicators: Sequence[Indicator] = (),
         linked_to_flagged_network: bool = False,
     ) -> Evaluation:
-        found = self._scan(doc)
-        by_rule: dict[int, dict[str, list[Hit]]] = {}
-        for (gid, scope), spans in found.items():
+        by_rule: dict[int, dict[str, list[Group]]] = {}
+        for gid, scope, view, spans in self._scan(doc):
             ref = self._refs[gid]
-            sel_hits = by_rule.setdefault(ref.rule, {}).setdefault(ref.selection, [])
-            sel_hits.extend((ref.pattern.index, scope, s, e) for s, e in spans)
+            group: Group = (ref.pattern.index, scope, view, spans)
+            by_rule.setdefault(ref.rule, {}).setdefault(ref.selection, []).append(group)
         for ri in self._always:
             by_rule.setdefault(ri, {})
         kinds: set[tuple[str, str]] = set()
@@ -200,14 +197,12 @@ class RuleSet:
             kinds.add((ent.kind, ""))
             if ent.subtype:
                 kinds.add((ent.kind, ent.subtype.lower()))
-        tokens = _Tokens(doc)
         indicators: list[Indicator] = []
         for ri in sorted(by_rule):
             rule = self._rules[ri]
             hits = by_rule[ri]
-            if not rule.condition.eval(_PageContext(hits, kinds, tokens)):
-                continue
-            indicators.append(self._indicator(doc, rule, hits))
+            if rule.condition.eval(_PageContext(doc, hits, kinds)):
+                indicators.append(self._indicator(doc, rule, hits))
         indicators.extend(extra_indicators)
         score, prio, families = score_indicators(
             indicators, self.settings, linked=linked_to_flagged_network
@@ -220,10 +215,10 @@ class RuleSet:
             family_scores=families,
         )
 
-    def _scan(self, doc: Document) -> dict[tuple[int, str], list[tuple[int, int]]]:
-        """Every pattern match, as original-text offsets, keyed by (pattern gid, scope)."""
+    def _scan(self, doc: Document) -> list[tuple[int, str, View, list[tuple[int, int]]]]:
+        """Every pattern match: (pattern gid, scope, view, spans as view offsets)."""
         lang = _lang(doc)
-        out: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        out: list[tuple[int, str, View, list[tuple[int, int]]]] = []
         for scope in self._scopes:
             text = doc.text(scope)  # type: ignore[arg-type]
             if not text:
@@ -243,25 +238,21 @@ class RuleSet:
                     candidates.update(unfiltered_candidates(plan, view.text))
                 if candidates:
                     scan_regexes(sorted(candidates), view.text, self._refs, scope, lang, found)
-                for gid, spans in found.items():
-                    if view.maps:
-                        spans = [view.to_original(s, e) for s, e in spans]
-                    out[(gid, scope)] = spans
+                out.extend((gid, scope, view, spans) for gid, spans in found.items() if spans)
         return out
 
     def _indicator(
-        self, doc: Document, rule: CompiledRule, hits: dict[str, list[Hit]]
+        self, doc: Document, rule: CompiledRule, hits: dict[str, list[Group]]
     ) -> Indicator:
         order: dict[str, int] = {s: i for i, s in enumerate(SCOPES)}
-        evidence = sorted(
-            {
-                (h[1], h[2], h[3])
-                for sel, sel_hits in hits.items()
-                if sel in rule.evidence_selections
-                for h in sel_hits
-            },
-            key=lambda t: (order.get(t[0], 9), t[1], t[2]),  # type: ignore[call-overload]
-        )[:MAX_SPANS]
+        evidence: set[tuple[int, int, int, str]] = set()
+        for sel, groups in hits.items():
+            if sel not in rule.evidence_selections:
+                continue
+            for _, scope, view, spans in groups:
+                for s, e in spans[:MAX_SPANS]:
+                    start, end = view.to_original(s, e)
+                    evidence.add((order.get(scope, 9), start, end, scope))
         spec = rule.source.spec
         return Indicator(
             rule_id=spec.id,
@@ -270,7 +261,7 @@ class RuleSet:
             level=spec.level,
             weight=spec.weight,
             title=spec.title,
-            spans=tuple(_span(doc, scope, s, e) for scope, s, e in evidence),
+            spans=tuple(_span(doc, scope, s, e) for _, s, e, scope in sorted(evidence)[:MAX_SPANS]),
         )
 
     def compiled(self) -> tuple[CompiledRule, ...]:

@@ -63,6 +63,7 @@ class _DuplicateKey(Exception):
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")
+_COMPOSER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _to_data(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
@@ -162,7 +163,7 @@ def rule_files(paths: Iterable[Path]) -> tuple[list[Path], Path | None, list[Rul
 
 def _compose(text: str, file: str) -> tuple[list[yaml.Node], list[RuleProblem]]:
     try:
-        return [n for n in yaml.compose_all(text, Loader=yaml.SafeLoader) if n is not None], []
+        return [n for n in yaml.compose_all(text, Loader=_COMPOSER) if n is not None], []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 0

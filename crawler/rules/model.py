@@ -207,4 +207,3 @@ def rule_schema() -> dict[str, Any]:
 
 def schema_text() -> str:
     return json.dumps(rule_schema(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-

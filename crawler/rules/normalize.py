@@ -114,58 +114,81 @@ def _fold_char(c: str, casefold: bool) -> str:
     return "".join(" " if ch.isspace() else ch for ch in s)
 
 
+TABLE_SIZE = 0x3000  # Latin, Greek, Cyrillic, ... up to CJK punctuation: list-indexed folds
+
+
 class _CharFold:
-    """Per-character fold table, grown as new characters are seen."""
+    """Fold tables for one case mode.
+
+    `table` is a list indexed by code point (faster than a dict in `str.translate`) holding the
+    one-character fold of every character below TABLE_SIZE whose fold is one character. `odd`
+    finds the characters that need care: those below TABLE_SIZE whose fold is not one character
+    (ß, combining accents, zero-width) and everything from TABLE_SIZE up (looked up one by one).
+    """
 
     def __init__(self, casefold: bool) -> None:
         self.casefold = casefold
-        self.single: dict[int, str] = {}  # ord -> 1-char fold (for str.translate)
-        self.odd: dict[str, str] = {}  # char -> fold of length != 1
-        self.known: set[str] = set()
-
-    def learn(self, chars: set[str]) -> None:
-        for c in chars - self.known:
-            f = _fold_char(c, self.casefold)
+        table: list[str] = [chr(i) for i in range(TABLE_SIZE)]
+        odd_chars: list[str] = []
+        for i in range(TABLE_SIZE):
+            c = chr(i)
+            f = _fold_char(c, casefold)
             if len(f) == 1:
-                if f != c:
-                    self.single[ord(c)] = f
+                table[i] = f
             else:
-                self.odd[c] = f
-            self.known.add(c)
+                odd_chars.append(c)
+        self.table = table
+        self.odd = re.compile(
+            "[" + "".join(re.escape(c) for c in odd_chars) + chr(TABLE_SIZE) + "-\U0010ffff]"
+        )
+        self.cache: dict[str, str] = {}
+
+    def fold(self, c: str) -> str:
+        f = self.cache.get(c)
+        if f is None:
+            if len(self.cache) > 100_000:
+                self.cache.clear()
+            f = self.cache[c] = _fold_char(c, self.casefold)
+        return f
 
 
-_FOLDS = {True: _CharFold(True), False: _CharFold(False)}
+_FOLDS: dict[bool, _CharFold] = {}
 _SPACE_RUN = re.compile(r" {2,}")
 
 
+def _folder(casefold: bool) -> _CharFold:
+    folder = _FOLDS.get(casefold)
+    if folder is None:
+        folder = _FOLDS[casefold] = _CharFold(casefold)
+    return folder
+
+
 def _fold(text: str, casefold: bool) -> View:
-    folder = _FOLDS[casefold]
     if text.isascii():
         out = text.lower() if casefold else text
         return _collapse(out.translate(_ASCII_SPACE), ())
-    chars = set(text)
-    folder.learn(chars)
-    odd_here = [c for c in folder.odd if c in chars] if folder.odd else []
-    if not odd_here:
-        return _collapse(text.translate(folder.single), ())
+    folder = _folder(casefold)
+    table = folder.table
+    if folder.odd.search(text) is None:
+        return _collapse(text.translate(table), ())
     pieces: list[str] = []
     edits = OffsetMap()
     pos = 0
     new_pos = 0
-    finder = re.compile("[" + "".join(re.escape(c) for c in odd_here) + "]")
-    for m in finder.finditer(text):
+    for m in folder.odd.finditer(text):
         i = m.start()
         if i > pos:
-            chunk = text[pos:i].translate(folder.single)
+            chunk = text[pos:i].translate(table)
             pieces.append(chunk)
             new_pos += len(chunk)
-        f = folder.odd[m.group()]
+        f = folder.fold(m.group())
         pieces.append(f)
-        edits.add(new_pos, i, 1, len(f))
+        if len(f) != 1:
+            edits.add(new_pos, i, 1, len(f))
         new_pos += len(f)
         pos = i + 1
-    pieces.append(text[pos:].translate(folder.single))
-    return _collapse("".join(pieces), (edits,))
+    pieces.append(text[pos:].translate(table))
+    return _collapse("".join(pieces), (edits,) if edits else ())
 
 
 _ASCII_SPACE = str.maketrans({c: " " for c in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85"})
@@ -201,7 +224,9 @@ _LEET_PAIRS = {
     "α": "a", "ο": "o", "ν": "v", "ι": "i", "κ": "k", "ρ": "p", "τ": "t", "υ": "u",
     "χ": "x", "ε": "e", "ς": "s", "σ": "o",
 }  # fmt: skip
-LEET_TABLE = str.maketrans(_LEET_PAIRS)
+LEET_TABLE: list[str] = [chr(i) for i in range(0x530)]  # up to the end of Cyrillic
+for _k, _v in _LEET_PAIRS.items():
+    LEET_TABLE[ord(_k)] = _v
 
 
 def leet(text: str) -> str:
