@@ -211,10 +211,9 @@ NoEvidenceOption = Annotated[
 
 
 def _print_summary(stats: WorkerStats, counts: dict[str, int], hits: list[dict[str, Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = _console()
     table = Table(title="crawl summary")
     table.add_column("outcome")
     table.add_column("count", justify="right")
@@ -229,6 +228,19 @@ def _print_summary(stats: WorkerStats, counts: dict[str, int], hits: list[dict[s
     _print_queue(console, hits, title="top of the review queue")
 
 
+def _quotes(indicator: dict[str, Any], most: int = 2) -> str:
+    """The longest distinct matched texts of an indicator: what a reviewer reads first."""
+    texts = sorted({str(e["text"]) for e in indicator.get("evidence") or []}, key=len, reverse=True)
+    return (": " + ", ".join(f'"{t[:60]}"' for t in texts[:most])) if texts else ""
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=140)
+
+
 def _print_queue(console: Any, hits: list[dict[str, Any]], title: str) -> None:
     from rich.table import Table
 
@@ -239,11 +251,7 @@ def _print_queue(console: Any, hits: list[dict[str, Any]], title: str) -> None:
     for col in ("id", "priority", "score", "url", "indicators (why)"):
         table.add_column(col, overflow="fold")
     for h in hits:
-        why = []
-        for ind in h["indicators"]:
-            ev = ind.get("evidence") or []
-            quote = f' "{ev[0]["text"]}"' if ev else ""
-            why.append(f"{ind['family']}: {ind['rule_id']}{quote}")
+        why = [f"{ind['rule_id']}{_quotes(ind)}" for ind in h["indicators"]]
         table.add_row(
             str(h["id"]), h["priority"], f"{h['score']:g}", h["url"], "\n".join(why)
         )
@@ -368,7 +376,6 @@ def urls(
         for rec in records:
             typer.echo(json.dumps(rec, ensure_ascii=False))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table()
@@ -378,7 +385,7 @@ def urls(
         table.add_row(
             str(rec["id"]), rec["state"], rec["reason"] or "", rec["url"], rec["detail"] or ""
         )
-    Console().print(table)
+    _console().print(table)
 
 
 @app.command("demo-site")
@@ -405,7 +412,7 @@ def demo(
 
     logs.configure("json", level="warning")
     settings = _fetch_settings(None, 20.0, 4, None)
-    seed_path = demo_seeds_path()
+    seed_path = demo_seeds_path(port)
     with DemoSite("127.0.0.1", port):
         seed_files = _read_seeds([seed_path])
         for r in (r for sf in seed_files for r in sf.rejects):
