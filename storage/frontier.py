@@ -150,13 +150,14 @@ class FrontierMixin(SqlBase):
         now = self._now()
         async with self._tx() as tx:
             rows = await tx.fetchall(
-                "UPDATE urls SET state = 'fetching', lease_owner = ?, lease_until = ?, "
-                "attempts = attempts + 1, updated_at = ? WHERE id IN ("
-                "SELECT id FROM urls WHERE state = 'queued' "
+                # MATERIALIZED: the locked selection runs exactly once (never re-scanned)
+                "WITH ready AS MATERIALIZED (SELECT id FROM urls WHERE state = 'queued' "
                 "AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?"
                 f"{self.SKIP_LOCKED}) "
+                "UPDATE urls SET state = 'fetching', lease_owner = ?, lease_until = ?, "
+                "attempts = attempts + 1, updated_at = ? WHERE id IN (SELECT id FROM ready) "
                 "RETURNING id, url, host, batch_id, attempts, depth",
-                (worker, now + lease_seconds, now, now, limit),
+                (now, limit, worker, now + lease_seconds, now),
             )
         return sorted(
             (
