@@ -65,7 +65,7 @@ def make_rules(folder: Path) -> Any:
 
 
 @asynccontextmanager
-async def open_test_store(path: Path) -> AsyncIterator[Any]:
+async def open_test_store(path: Path | str) -> AsyncIterator[Any]:
     from storage import open_store
 
     async with open_store(str(path)) as store:
