@@ -193,3 +193,23 @@ async def test_network_page_lists_members_as_text(
         assert f"<code>{phone}</code> on 2 pages" in r.text
         assert f'<a href="/hits/{a}">' in r.text
         assert (await c.get("/networks/424242")).status_code == 404
+
+
+async def test_previous_and_next_links_across_queue_pages(
+    client: httpx.AsyncClient, store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler.api import pages
+
+    monkeypatch.setattr(pages, "NEIGHBOUR_PAGE", 2)
+    ids = [await add_hit(store, score=10 - n) for n in range(5)]  # queue order = ids
+    await login(client)
+
+    def links(html: str) -> tuple[str | None, str | None]:
+        prev = re.search(r'rel="prev" href="/hits/(\d+)"', html)
+        nxt = re.search(r'rel="next" href="/hits/(\d+)"', html)
+        return (prev.group(1) if prev else None), (nxt.group(1) if nxt else None)
+
+    for i, hit in enumerate(ids):
+        want_prev = str(ids[i - 1]) if i > 0 else None
+        want_next = str(ids[i + 1]) if i + 1 < len(ids) else None
+        assert links((await client.get(f"/hits/{hit}")).text) == (want_prev, want_next)

@@ -61,6 +61,10 @@ class NetworkView:
         net = self.index.network_of(hit.final_url or hit.url) or self.index.network_of(hit.url)
         return net.to_json(members=False) if net is not None else None
 
+    def page_id(self, url: str) -> int | None:
+        page = self.index.page(url) if self.index is not None else None
+        return page.page_id if page is not None else None
+
     def pages_sharing(self, hit: HitRecord) -> dict[str, list[str]]:
         """URL -> the entity values it shares with this hit (the hit's own page excluded)."""
         if self.index is None:

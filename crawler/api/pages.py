@@ -25,6 +25,7 @@ router = APIRouter(include_in_schema=False)
 HERE = Path(__file__).parent
 STATIC = {"app.css": "text/css", "app.js": "text/javascript"}
 PAGE_SIZE = 50
+NEIGHBOUR_PAGE = 100  # queue rows read at a time to find a hit's previous / next
 VERDICT_KEYS = {"confirmed": "c", "dismissed": "d", "escalated": "e"}
 
 env = jinja2.Environment(
@@ -159,14 +160,26 @@ async def queue(
 
 
 async def neighbours(request: Request, hit_id: int) -> tuple[int | None, int | None]:
-    """(previous, next) pending hits in queue order around `hit_id`."""
-    pending = await state_of(request).store.list_hits(status="pending",
-                                                      limit=storeops.SCAN_LIMIT)
-    ids = [h.hit_id for h in pending]
-    if hit_id not in ids:
-        return None, (ids[0] if ids else None)
-    i = ids.index(hit_id)
-    return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
+    """(previous, next) pending hits in queue order around `hit_id`.
+
+    Reads the queue a page at a time (reviewers work from the top, so this stops early); a hit
+    that is not pending (just reviewed) has the queue's first pending hit as its next.
+    """
+    store = state_of(request).store
+    step, offset, previous, first = NEIGHBOUR_PAGE, 0, None, None
+    while offset < storeops.SCAN_LIMIT:
+        page = await store.list_hits(status="pending", limit=step + 1, offset=offset)
+        ids = [h.hit_id for h in page]
+        if first is None and ids:
+            first = ids[0]
+        if hit_id in ids[:step]:
+            i = ids.index(hit_id)
+            before = ids[i - 1] if i > 0 else previous
+            return before, (ids[i + 1] if i + 1 < len(ids) else None)
+        if len(ids) <= step:
+            break
+        previous, offset = ids[step - 1], offset + step
+    return None, (first if first != hit_id else None)
 
 
 @router.get("/hits/{hit_id}")

@@ -171,23 +171,16 @@ async def linked_pages(
         return []
     if networks is not None and networks.index is not None:
         sharing = networks.pages_sharing(hit)
-        if not sharing:
-            return []
-        hits_by_url: dict[str, HitRecord] = {}
-        for other in await store.list_hits(status=None, limit=SCAN_LIMIT):
-            for url in (other.url, other.final_url):
-                if url and url not in hits_by_url:  # highest priority first: keep that one
-                    hits_by_url[url] = other
         rows = []
-        for url, shared in sorted(sharing.items()):
-            found = hits_by_url.get(url)
+        for url, shared in sorted(sharing.items())[:limit]:
+            found = await hit_for_url(store, url, networks.page_id(url))
             rows.append({
                 "hit_id": found.hit_id if found else None, "url": url,
                 "title": found.title if found else "", "priority": found.priority if found
                 else None, "status": found.status if found else None, "shared": shared,
             })
         rows.sort(key=lambda r: r["hit_id"] is None)
-        return rows[:limit]
+        return rows
     fn = _method(store, "hits_sharing_entities", "pages_sharing_entities")
     if fn is not None:
         return [jsonable(r) for r in await fn(hit.hit_id, limit=limit)]
@@ -204,6 +197,18 @@ async def linked_pages(
             if len(out) >= limit:
                 break
     return out
+
+
+async def hit_for_url(store: Store, url: str, page_id: int | None) -> HitRecord | None:
+    """The hit on a page, if it has one: by page id (primary key) or else by URL."""
+    if page_id is not None:
+        pages = await store.iter_page_features(after_page_id=page_id - 1, limit=1)
+        if pages and pages[0].page_id == page_id and pages[0].hit_id is not None:
+            return await store.get_hit(pages[0].hit_id)
+    for other in await store.list_hits(status=None, text=url, limit=20):
+        if url in (other.url, other.final_url):
+            return other
+    return None
 
 
 async def host_depths(store: Store, top: int = 50) -> dict[str, int]:
