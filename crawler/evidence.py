@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 SHA256_HEADER = "WARC-Triage-Payload-SHA256"
 MANIFEST_SUFFIX = ".manifest"
+TEXT_TYPES = frozenset({"text/html", "text/plain", "application/xhtml+xml"})
 _DROPPED = ("content-encoding", "transfer-encoding", "content-length")
 
 
@@ -71,6 +72,8 @@ class WarcWriter:
         """Write one response; returns file, offset, length and record_sha256 of its record."""
         if result.status is None:
             raise ValueError("only fetched responses (with a status) are evidence")
+        if not is_text(result.content_type):
+            raise ValueError(f"not a text page ({result.content_type}): no evidence is kept")
         request, response = _records(result)
         with self._lock:
             path = self._file()
@@ -97,8 +100,10 @@ class WarcWriter:
         }
 
     async def __call__(self, result: FetchResult) -> dict[str, Any] | None:
-        """The pipeline's EvidenceSink: write off the event loop, return the reference."""
-        if result.status is None:
+        """The pipeline's EvidenceSink: write off the event loop, return the reference.
+
+        Only text pages (HTML, plain text) are kept; anything else returns None."""
+        if result.status is None or not is_text(result.content_type):
             return None
         return await asyncio.to_thread(self.write_ref, result)
 
@@ -111,6 +116,11 @@ class WarcWriter:
             name = f"{self.prefix}-{stamp}-{host}-{os.getpid()}-{self._seq:05d}.warc.gz"
             self._current = self.directory / name
         return self._current
+
+
+def is_text(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media in TEXT_TYPES
 
 
 def make_sink(directory: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> WarcWriter:

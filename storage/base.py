@@ -309,8 +309,14 @@ class Store(Protocol):
         document: Document | None,
         evaluation: Evaluation | None,
         entities: Sequence[Entity],
+        *,
+        retry_after: float | None = None,
     ) -> RecordOutcome:
-        """Write one URL's outcome in one transaction: url state, page, hit, entities."""
+        """Write one URL's outcome in one transaction: url state, page, hit, entities.
+
+        No-op (all None) when `worker` no longer holds the claim. With `retry_after` seconds a
+        FAILED result puts the URL back in the queue, claimable after that delay.
+        """
         ...
 
     async def enqueue_discovered(

@@ -34,7 +34,10 @@ class ResultsMixin(SqlBase):
         document: Document | None,
         evaluation: Evaluation | None,
         entities: Sequence[Entity],
+        *,
+        retry_after: float | None = None,
     ) -> RecordOutcome:
+        """`retry_after` (seconds) with a FAILED result: back to `queued`, not before then."""
         self._check_open()
         now = self._now()
         state = {
@@ -42,12 +45,16 @@ class ResultsMixin(SqlBase):
             Outcome.REFUSED: "refused",
             Outcome.FAILED: "failed",
         }[result.outcome]
+        not_before = None
+        if retry_after is not None and result.outcome is Outcome.FAILED:
+            state, not_before = "queued", now + max(0.0, retry_after)
         async with self._tx() as tx:
             held = await tx.execute(
                 "UPDATE urls SET state = ?, reason = ?, detail = ?, lease_owner = NULL, "
-                "lease_until = NULL, updated_at = ? "
+                "lease_until = NULL, not_before = ?, updated_at = ? "
                 "WHERE id = ? AND lease_owner = ? AND state = 'fetching'",
-                (state, result.reason.value, result.detail, now, claim.url_id, worker),
+                (state, result.reason.value, result.detail, not_before, now, claim.url_id,
+                 worker),
             )
             if not held:  # the lease expired and someone else has (or had) the URL
                 return RecordOutcome(page_id=None, hit_id=None, new_hit=False)

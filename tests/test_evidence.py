@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gzip
 import hashlib
@@ -69,6 +70,15 @@ def test_decoded_body_is_stored_with_original_encoding_headers_kept_aside(tmp_pa
     assert http.get_header("Content-Encoding") is None
     assert http.get_header("X-Triage-Orig-Content-Encoding") == "gzip"
     assert http.get_header("Content-Length") == str(len(HTML))
+
+
+def test_only_text_pages_are_kept(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path)
+    image = result(content_type="image/jpeg", body=b"\xff\xd8\xff")
+    assert asyncio.run(writer(image)) is None
+    with pytest.raises(ValueError, match="not a text page"):
+        writer.write(image)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_files_rotate_by_size(tmp_path: Path) -> None:
