@@ -6,7 +6,7 @@
 What is compared is the text with everything an operator swaps between copies masked out:
 emails, URLs, handles, numbers (phones, prices, ages) and capitalised words (names, cities;
 in German every noun too, which only makes the comparison more about sentence shape). The masked
-text is cut into word shingles, hashed into a MinHash signature, and an LSH index answers "which
+text is cut into word shingles, hashed (CRC-32: fast, deterministic) into a MinHash signature, and an LSH index answers "which
 earlier pages may be this similar?" without scanning every page. Candidates are checked against
 their signature (estimated Jaccard >= threshold) before they join.
 
@@ -19,6 +19,7 @@ often a template is reused.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -30,29 +31,32 @@ DEFAULT_NUM_PERM = 64
 SHINGLE_WORDS = 3
 MIN_SHINGLES = 8  # shorter texts never join a template (boilerplate, empty pages)
 MAX_REPRESENTATIVES = 16  # pages of one cluster kept in the LSH index
+LSH_SLACK = 0.1  # LSH candidate threshold = threshold - slack (fewer missed neighbours)
 MAX_CHARS = 12_000  # an ad template sits in the first few KB; long pages are cut for hashing
 
+# (one of these must be in the text for the mask to apply, pattern, replacement), in order
 _MASKS = (
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), " xemail "),
-    (re.compile(r"(?i)\b(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}/\S*"), " xurl "),
-    (re.compile(r"@\w+"), " xhandle "),
-    (re.compile(r"[+(]?\d[\d\s().,:/\-]*"), " xnum "),
+    (("@",), re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), " xemail "),
+    (("/", "www."), re.compile(r"(?i)(?:https?://|www\.|(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}/)\S*"),
+     " xurl "),
+    (("@",), re.compile(r"@\w+"), " xhandle "),
+    (("",), re.compile(r"[+(]?\d[\d\s().,:/\-]*"), " xnum "),
 )
 _WORD = re.compile(r"\w+")
 
 
 def normalise(text: str, mask: Iterable[str] = ()) -> list[str]:
     """Lower-cased word tokens with names, places, numbers, handles, emails and URLs masked."""
-    for rx, repl in _MASKS:
-        text = rx.sub(repl, text)
+    for needles, rx, repl in _MASKS:
+        if any(n in text for n in needles):
+            text = rx.sub(repl, text)
+    tokens = _WORD.findall(text)
+    lowered = _WORD.findall(text.lower())
+    if len(lowered) != len(tokens):  # a case mapping changed the word split (rare)
+        lowered = [t.lower() for t in tokens]
     extra = {m.lower() for m in mask if m}
-    out: list[str] = []
-    for tok in _WORD.findall(text):
-        if tok[0].isupper() or tok.lower() in extra:
-            out.append("xcap")
-        else:
-            out.append(tok.lower())
-    return out
+    return ["xcap" if t[0].isupper() or low in extra else low
+            for t, low in zip(tokens, lowered, strict=True)]
 
 
 def shingles(tokens: list[str], k: int = SHINGLE_WORDS) -> set[str]:
@@ -83,8 +87,11 @@ class TemplateIndex:
         self.shingle_words = shingle_words
         self.min_shingles = min_shingles
         self.max_representatives = max_representatives
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        proto = MinHash(num_perm=num_perm, seed=1)
+        # The LSH bands are tuned below the threshold and weighted against misses: a candidate
+        # costs one signature comparison, a missed neighbour costs a split template.
+        self._lsh = MinHashLSH(threshold=max(0.1, threshold - LSH_SLACK), num_perm=num_perm,
+                               weights=(0.3, 0.7))
+        proto = MinHash(num_perm=num_perm, seed=1, hashfunc=zlib.crc32)
         self._permutations = proto.permutations
         self._scheme = proto.scheme
         self._signatures: dict[int, np.ndarray] = {}  # representatives only
@@ -101,7 +108,8 @@ class TemplateIndex:
         if len(grams) < self.min_shingles:
             return None
         mh = MinHash(
-            num_perm=self.num_perm, permutations=self._permutations, scheme=self._scheme
+            num_perm=self.num_perm, permutations=self._permutations, scheme=self._scheme,
+            hashfunc=zlib.crc32,
         )
         mh.update_batch([g.encode("utf-8") for g in grams])
         return mh

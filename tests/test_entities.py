@@ -364,3 +364,13 @@ def test_page_full_of_prices_dates_and_counts_yields_no_phones() -> None:
         for i in range(1, 300)
     )
     assert phones(body) == []
+
+
+def test_common_words_are_not_messenger_cues() -> None:
+    assert values(doc("a friend of @anna_b told me"), "handle") == []
+
+
+def test_short_messenger_abbreviations_are_cues() -> None:
+    assert values(doc("IG: @anna.model | TG @anna_tg"), "handle") == [
+        "instagram:anna.model", "telegram:anna_tg"
+    ]

@@ -57,16 +57,15 @@ def test_short_texts_never_join_a_template() -> None:
 
 
 def test_a_page_close_to_two_clusters_merges_them_and_reports_the_merge() -> None:
-    index = TemplateIndex(threshold=0.4)
-    base = [f"w{chr(97 + i % 26)}{chr(97 + i // 26)} f{chr(97 + i % 26)}" for i in range(40)]
-    left = " ".join(base[:24])
-    right = " ".join(base[16:40])
-    bridge = " ".join(base[6:34])
-    assert index.add(1, left) == 1
-    assert index.add(2, right) == 2
-    m = index.match(3, bridge)
-    assert (m.cluster_id, m.merged) == (1, (2,))
-    assert index.find(2) == 1
+    # left = A+B, right = B+C, bridge = B: J(bridge, each) ~0.74, J(left, right) ~0.59
+    index = TemplateIndex(threshold=0.67, num_perm=256)
+    words = [f"w{chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(100)]
+    a, b, c = words[:20], words[20:80], words[80:]
+    assert index.add(1, " ".join(a + b)) == 1
+    assert index.add(2, " ".join(b + c)) == 2
+    m = index.match(3, " ".join(b))
+    assert (m.cluster_id, m.merged, m.neighbours) == (1, (2,), (1, 2))
+    assert index.find(2) == 1 and index.cluster_size(1) == 3
 
 
 def test_adding_a_known_page_again_returns_its_cluster() -> None:
