@@ -6,9 +6,9 @@
 What is compared is the text with everything an operator swaps between copies masked out:
 emails, URLs, handles, numbers (phones, prices, ages) and capitalised words (names, cities;
 in German every noun too, which only makes the comparison more about sentence shape). The masked
-text is cut into word shingles, hashed (CRC-32: fast, deterministic) into a MinHash signature, and an LSH index answers "which
-earlier pages may be this similar?" without scanning every page. Candidates are checked against
-their signature (estimated Jaccard >= threshold) before they join.
+text is cut into word shingles, hashed (CRC-32: fast, deterministic) into a MinHash signature,
+and an LSH index answers "which earlier pages may be this similar?" without scanning every page.
+Candidates are checked against their signature (estimated Jaccard >= threshold) before joining.
 
 Clusters are union-find sets of page ids; a cluster's id is its smallest page id, so an id only
 ever changes when two clusters merge (a new page close to both). `match()` reports such merges.
