@@ -53,6 +53,8 @@ class ServiceState:
     started: float = field(default_factory=time.time)
     workers: int = 0
     networks: Any = None  # crawler.api.netview.NetworkView, when the service built one
+    gauges_every: float = 30.0  # store-derived metrics are recomputed at most this often
+    gauges_at: float = -1e9
 
 
 def state_of(request: Request) -> ServiceState:
@@ -218,8 +220,10 @@ async def refresh_gauges(state: ServiceState) -> None:
     try:
         async with asyncio.timeout(5):
             metrics.set_queue(await state.store.counts())
-            metrics.set_host_depths(await storeops.host_depths(state.store))
-            metrics.set_hits(await storeops.hit_counts(state.store))
+            if time.monotonic() - state.gauges_at >= state.gauges_every:
+                state.gauges_at = time.monotonic()  # the costlier per-host / per-hit scans
+                metrics.set_host_depths(await storeops.host_depths(state.store))
+                metrics.set_hits(await storeops.hit_counts(state.store))
     except (TimeoutError, TriageError) as exc:
         log.warning("metrics_refresh_failed", error=repr(exc))
     version = ruleset_version(state)

@@ -257,8 +257,12 @@ async def network_page(request: Request, network_id: int) -> HTMLResponse:
     found = view.index.network(network_id) if view is not None and view.index else None
     if found is None or not 0 <= network_id <= MAX_ID:
         return render(request, "error.html", status=404, message=f"No network {network_id}.")
-    hits = {h.url: h.hit_id for h in await state_of(request).store.list_hits(
-        status=None, limit=storeops.SCAN_LIMIT)}
+    store = state_of(request).store
+    hits: dict[str, int] = {}
+    for member in found.pages[:200]:
+        hit = await storeops.hit_for_url(store, member.url, member.page_id)
+        if hit is not None:
+            hits[member.url] = hit.hit_id
     return render(request, "network.html", net=found.to_json(), hits=hits)
 
 
