@@ -18,7 +18,7 @@ from crawler.cli.app import app
 from crawler.evidence import WarcWriter
 from storage import open_store
 from tests.test_evidence import result
-from tests.test_store import evaluation, record, seeds
+from tests.test_store import db_url, evaluation, record, seeds  # noqa: F401
 
 runner = CliRunner()
 
@@ -210,3 +210,25 @@ def test_evidence_purge_drops_old_dismissed_records(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "purged 1 dismissed hits" in res.stdout
     ok = triage("evidence", "verify", "--db", str(db), "--evidence-dir", str(evidence))
     assert ok.exit_code == 0 and "4 records, 2 page references" in ok.stdout
+
+
+def test_submit_list_review_on_each_backend(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    seed_file = tmp_path / "s.txt"
+    seed_file.write_text("https://a.example/1\nhttps://a.example/2\n")
+    res = triage("submit", str(seed_file), "--database-url", db_url, "--format", "json")
+    assert res.exit_code == 0, res.output
+    assert jsonl(res.stdout)[0]["accepted"] == 2
+
+    async def flag_one() -> int:
+        async with open_store(db_url) as store:
+            [claim] = await store.claim("w1", 1, 60)
+            out = await record(store, claim, b"x", evaluation())
+            return int(out.hit_id)
+
+    hit_id = asyncio.run(flag_one())
+    listed = jsonl(triage("queue", "list", "--db", db_url, "--format", "json").stdout)
+    assert [r["id"] for r in listed] == [hit_id]
+    ok = triage("queue", "review", str(hit_id), "--verdict", "confirmed", "--db", db_url)
+    assert ok.exit_code == 0
+    assert jsonl(triage("audit", "--db", db_url, "--format", "json").stdout)[-1]["to"] == (
+        "confirmed")
