@@ -20,34 +20,34 @@ app.add_typer(reviewer_app, name="reviewer")
 
 ReviewersOption = Annotated[
     Path | None,
-    typer.Option("--reviewers-file", help="[env TRIAGE_REVIEWERS_FILE; default ./reviewers.json]"),
+    typer.Option("--reviewers-file", help="(env TRIAGE_REVIEWERS_FILE; default ./reviewers.json)"),
 ]
 
 
 @app.command()
 def serve(
     db: Annotated[str | None, typer.Option(
-        "--db", "--database-url", help="SQLite path or postgresql://... [env TRIAGE_DATABASE_URL]",
+        "--db", "--database-url", help="SQLite path or postgresql://... (env TRIAGE_DATABASE_URL)",
         show_default=False)] = None,
     rules: RulesOption = None,
     config: Annotated[Path | None, typer.Option(
         "--config", help="YAML or TOML settings file (keys as in docs/service.md)")] = None,
-    host: Annotated[str | None, typer.Option(help="[env TRIAGE_HOST; default 127.0.0.1]")] = None,
+    host: Annotated[str | None, typer.Option(help="(env TRIAGE_HOST; default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(
-        help="[env TRIAGE_PORT; default 8000; 0 = any free port]")] = None,
+        help="(env TRIAGE_PORT; default 8000; 0 = any free port)")] = None,
     workers: Annotated[int | None, typer.Option(
-        help="Crawling workers in this process [env TRIAGE_WORKERS; default 1]")] = None,
+        help="Crawling workers in this process (env TRIAGE_WORKERS; default 1)")] = None,
     no_crawl: Annotated[bool, typer.Option(
         "--no-crawl", help="API (and inbox) only: workers run elsewhere")] = False,
     inbox: Annotated[Path | None, typer.Option(
-        help="Seed inbox directory [env TRIAGE_INBOX]")] = None,
+        help="Seed inbox directory (env TRIAGE_INBOX)")] = None,
     evidence_dir: Annotated[Path | None, typer.Option(
-        help="WARC evidence directory [env TRIAGE_EVIDENCE_DIR]")] = None,
+        help="WARC evidence directory (env TRIAGE_EVIDENCE_DIR)")] = None,
     reviewers_file: ReviewersOption = None,
     drain_seconds: Annotated[float | None, typer.Option(
-        help="On SIGTERM, let in-flight fetches finish this long [default 20]")] = None,
+        help="On SIGTERM, let in-flight fetches finish this long (default 20)")] = None,
     log_format: Annotated[str | None, typer.Option(
-        help="auto | console | json [env TRIAGE_LOG_FORMAT]")] = None,
+        help="auto | console | json (env TRIAGE_LOG_FORMAT)")] = None,
 ) -> None:
     """Run the service: seed inbox + crawling workers + HTTP API and review pages.
 
@@ -147,7 +147,7 @@ def submit_http(
     server: Annotated[str, typer.Option(
         "--server", help="Base URL of a running `triage serve`, e.g. http://127.0.0.1:8000")],
     token: Annotated[str | None, typer.Option(
-        envvar="TRIAGE_API_TOKEN", help="API token [env TRIAGE_API_TOKEN]", show_default=False)
+        envvar="TRIAGE_API_TOKEN", help="API token (env TRIAGE_API_TOKEN)", show_default=False)
     ] = None,
 ) -> None:
     """Queue seed files on a running server (the database-level `triage submit` needs --db)."""
