@@ -1,9 +1,10 @@
 """Compiled patterns: folded literals and RE2 regexes, plus the literal atoms a regex needs.
 
 An *atom set* of a regex is a set of literal strings such that every match of the regex contains
-at least one of them (`\\b(only|just)\\s+usdt\\b` -> {"usdt"}). The prefilter finds atoms with
-Aho-Corasick; a regex runs only on scopes where one of its atoms occurs. Regexes without a usable
-atom set (every atom at least 3 characters) are "unfiltered" and run on every page.
+at least one of them; a regex has up to three such sets, all of which must be satisfied
+(`\\b(only|just)\\s+(usdt|btc)\\b` -> {"only", "just"} and {"usdt", "btc"}). The prefilter finds
+atoms with Aho-Corasick; a regex runs only on scopes where every one of its sets has an atom.
+Regexes without a usable set (all atoms at least 3 characters) run on every page.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class CompiledPattern:
     word_start: bool = False
     word_end: bool = False
     regex: Any = None  # re2 compiled regex (regex patterns)
-    atoms: frozenset[str] | None = None  # prefilter atoms (regex); None = unfiltered
+    atoms: tuple[frozenset[str], ...] | None = None  # prefilter atom sets; None = unfiltered
     regex_source: str = ""  # the folded source RE2 compiled (without the case flag)
 
     @property
@@ -123,32 +124,36 @@ def _compile_regex(index: int, source: str, key: ViewKey, langs: frozenset[str])
 
 # ---------------------------------------------------------------------------- atom analysis
 
-Info = tuple[frozenset[str] | None, frozenset[str] | None]  # (exact strings, required atoms)
-_NOTHING: Info = (None, None)
-_EMPTY: Info = (frozenset({""}), None)
+Atoms = frozenset[str]
+# (exact strings the part can match, or None; sets of atoms each of which every match needs)
+Info = tuple[Atoms | None, tuple[Atoms, ...]]
+_NOTHING: Info = (None, ())
+_EMPTY: Info = (frozenset({""}), ())
+MAX_ATOM_SETS = 3
 
 
-def _score(atoms: frozenset[str] | None) -> tuple[int, int]:
+def _score(atoms: Atoms | None) -> tuple[int, int]:
     if not atoms:
         return (-1, 0)
     return (min(len(a) for a in atoms), -len(atoms))
 
 
-def _better(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
-    return a if _score(a) >= _score(b) else b
-
-
-def _from_exact(exact: frozenset[str] | None) -> frozenset[str] | None:
+def _from_exact(exact: Atoms | None) -> tuple[Atoms, ...]:
     if not exact or "" in exact:
-        return None
-    return exact
+        return ()
+    return (exact,)
 
 
-def _required(info: Info) -> frozenset[str] | None:
-    return _better(info[1], _from_exact(info[0]))
+def _all_required(info: Info) -> tuple[Atoms, ...]:
+    return info[1] + _from_exact(info[0])
 
 
-def _class_chars(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
+def _best(info: Info) -> Atoms | None:
+    sets = _all_required(info)
+    return max(sets, key=_score) if sets else None
+
+
+def _class_chars(items: list[tuple[Any, Any]]) -> Atoms | None:
     chars: set[str] = set()
     for op, av in items:
         if op is sre_c.LITERAL:
@@ -164,63 +169,72 @@ def _class_chars(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
 
 def _node(op: Any, av: Any) -> Info:
     if op is sre_c.LITERAL:
-        return frozenset({chr(av)}), None
+        return frozenset({chr(av)}), ()
     if op is sre_c.AT:
         return _EMPTY
     if op is sre_c.IN:
         chars = _class_chars(av)
-        return (chars, None) if chars else _NOTHING
+        return (chars, ()) if chars else _NOTHING
     if op is sre_c.SUBPATTERN:
         return _seq(av[-1])
     if op is sre_c.BRANCH:
         infos = [_seq(alt) for alt in av[1]]
-        exact: frozenset[str] | None = None
+        exact: Atoms | None = None
         if all(i[0] is not None for i in infos):
-            union = frozenset().union(*(i[0] for i in infos if i[0] is not None))
+            union: Atoms = frozenset().union(*(i[0] for i in infos if i[0] is not None))
             exact = union if len(union) <= _MAX_SET else None
-        reqs = [_required(i) for i in infos]
-        required = None if any(r is None for r in reqs) else frozenset().union(*reqs)  # type: ignore[arg-type]
-        return exact, required
+        bests = [_best(i) for i in infos]
+        if any(b is None for b in bests):
+            return exact, ()
+        return exact, (frozenset().union(*(b for b in bests if b is not None)),)
     if op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT):
         lo, hi, sub = av
         info = _seq(sub)
         if lo == 0:
             if hi == 1 and info[0] is not None:
-                return frozenset({""}) | info[0], None
+                return frozenset({""}) | info[0], ()
             return _NOTHING
         if lo == hi == 1:
             return info
-        return None, _required(info)
+        return None, _all_required(info)
     return _NOTHING
 
 
 def _seq(items: Any) -> Info:
-    cur: frozenset[str] | None = frozenset({""})
-    best: frozenset[str] | None = None
+    cur: Atoms | None = frozenset({""})
+    reqs: tuple[Atoms, ...] = ()
     complete = True
     for op, av in items:
         exact, required = _node(op, av)
         if cur is not None and exact is not None and len(cur) * len(exact) <= _MAX_SET:
             cur = frozenset(a + b for a in cur for b in exact)
+            reqs += required
             continue
         complete = False
-        best = _better(best, _from_exact(cur))
-        best = _better(best, required)
+        reqs += _from_exact(cur) + required
         cur = exact if exact is not None and len(exact) <= _MAX_SET else frozenset({""})
     if complete:
-        return cur, _from_exact(cur)
-    return None, _better(best, _from_exact(cur))
+        return cur, reqs
+    return None, reqs + _from_exact(cur)
 
 
-def regex_atoms(source: str, *, cased: bool) -> frozenset[str] | None:
-    """Literal strings one of which every match contains, or None when there is no good set."""
+def regex_atoms(source: str, *, cased: bool) -> tuple[Atoms, ...] | None:
+    """Sets of literal strings: every match contains one string of EACH set (AND of ORs).
+
+    None when no set has all strings of at least MIN_ATOM characters (the regex then runs on
+    every page). At most MAX_ATOM_SETS sets are kept, the most selective first.
+    """
     if cased and "(?" in source:
         return None  # inline flags could make a cased regex case-insensitive
     try:
         parsed = sre_parse.parse(source)
     except (re.error, OverflowError, RecursionError):
         return None
-    atoms = _required(_seq(parsed))
-    if not atoms or min(len(a) for a in atoms) < MIN_ATOM:
+    sets = {
+        (s if cased else frozenset(a.lower() for a in s))
+        for s in _all_required(_seq(parsed))
+        if s and min(len(a) for a in s) >= MIN_ATOM
+    }
+    if not sets:
         return None
-    return atoms if cased else frozenset(a.lower() for a in atoms)
+    return tuple(sorted(sets, key=lambda s: (_score(s), sorted(s)), reverse=True)[:MAX_ATOM_SETS])

@@ -45,7 +45,7 @@ class ViewPlan:
 
 
 def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
-    words: dict[ViewKey, dict[str, tuple[list[int], list[int]]]] = {}
+    words: dict[ViewKey, dict[str, tuple[list[int], list[tuple[int, int]]]]] = {}
     unfiltered: dict[ViewKey, list[int]] = {}
     scopes: dict[ViewKey, set[str]] = {}
     for ref in refs:
@@ -55,8 +55,9 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
         if p.literal is not None:
             table.setdefault(p.literal, ([], []))[0].append(ref.gid)
         elif p.atoms is not None:
-            for atom in p.atoms:
-                table.setdefault(atom, ([], []))[1].append(ref.gid)
+            for k, atom_set in enumerate(p.atoms):
+                for atom in atom_set:
+                    table.setdefault(atom, ([], []))[1].append((ref.gid, 1 << k))
         else:
             unfiltered.setdefault(p.key, []).append(ref.gid)
     plans: dict[ViewKey, ViewPlan] = {}
@@ -98,6 +99,7 @@ def scan_literals(
     automaton: Any, text: str, refs: list[PatternRef], scope: str, lang: str | None,
     found: dict[int, list[tuple[int, int]]], regex_candidates: set[int],
 ) -> None:  # fmt: skip
+    masks: dict[int, int] = {}
     """Feed literal matches (view offsets) into `found`; collect regexes whose atoms occur.
 
     An automaton entry is retired for the rest of the text once it has nothing left to do (its
@@ -111,8 +113,8 @@ def scan_literals(
         if vid in done:
             continue
         length, lits, regs = value
-        if regs:
-            regex_candidates.update(regs)
+        for gid, bit in regs:
+            masks[gid] = masks.get(gid, 0) | bit
         live = False
         if lits:
             start = end - length + 1
@@ -132,6 +134,10 @@ def scan_literals(
                 hits.append((start, end + 1))
         if not live:
             done.add(vid)
+    for gid, mask in masks.items():
+        atoms = refs[gid].pattern.atoms
+        if atoms is not None and mask == (1 << len(atoms)) - 1:
+            regex_candidates.add(gid)
 
 
 def scan_regexes(
