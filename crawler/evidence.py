@@ -2,7 +2,7 @@
 
 Each flagged page's exact response (status line, headers, body bytes) is written with warcio as a
 `request` + `response` record pair, one gzip member per record, into size-rotated files
-`triage-<utc>-<host>-<pid>-<seq>.warc.gz` (one writer per process, so workers never share a file).
+`triage-<utc>-<host>-<pid>-<token>-<seq>.warc.gz` (one file per writer: workers never share one).
 The files replay with standard tools (pywb, warcio).
 
 Integrity, three ways, all checked by `verify()` (`triage evidence verify`):
@@ -26,6 +26,7 @@ import io
 import os
 import socket
 import threading
+import uuid
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ class WarcWriter:
         self._lock = threading.Lock()
         self._seq = 0
         self._current: Path | None = None
+        self._token = uuid.uuid4().hex[:6]  # two writers in one process never share a file
 
     def write(self, result: FetchResult) -> tuple[str, int]:
         """Write one response; returns (file name, offset of its response record)."""
@@ -113,7 +115,8 @@ class WarcWriter:
             self._seq += 1
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
             host = socket.gethostname().replace("-", "_")
-            name = f"{self.prefix}-{stamp}-{host}-{os.getpid()}-{self._seq:05d}.warc.gz"
+            name = (f"{self.prefix}-{stamp}-{host}-{os.getpid()}-{self._token}-"
+                    f"{self._seq:05d}.warc.gz")
             self._current = self.directory / name
         return self._current
 

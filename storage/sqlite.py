@@ -147,7 +147,7 @@ class SqliteStore(ReviewMixin, FrontierMixin):
         n = 0
         for r in rows:
             owner = str(r["lease_owner"])
-            if owner == worker or _pid_alive(owner, me):
+            if owner == worker or not owner.startswith(f"{me}:") or _pid_alive(owner, me):
                 continue
             n += await tx.execute(
                 "UPDATE urls SET state = 'queued', lease_owner = NULL, lease_until = NULL, "
