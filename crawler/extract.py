@@ -47,21 +47,30 @@ BLOCK = "\ue000"  # marks a block boundary inside the parsed text; stripped from
 
 _REMOVED_TAGS = ["script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
                  "math", "canvas", "audio", "video", "select", "head"]  # fmt: skip
-_BLOCK_TAGS = (
-    "address|article|aside|blockquote|br|caption|center|dd|details|dialog|dir|div|dl|dt|"
-    "fieldset|figcaption|figure|footer|form|h[1-6]|header|hgroup|hr|label|legend|li|main|menu|"
-    "nav|ol|option|p|pre|section|summary|td|th|ul"
-)
+_BLOCK_TAG_NAMES = [
+    *"address article aside blockquote br caption center dd details dialog dir div dl dt".split(),
+    *"fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr".split(),
+    *"label legend li main menu nav ol option p pre section summary td th ul".split(),
+]
+_BLOCK_TAGS = "|".join(_BLOCK_TAG_NAMES)
 
 
-def _anycase(alternatives: str) -> str:
-    """ "p|br" -> "[pP]|[bB][rR]": explicit classes are faster than re.IGNORECASE here."""
-    return "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in alternatives)
+def _anycase(text: str) -> str:
+    """ "br" -> "[bB][rR]": explicit classes are faster than re.IGNORECASE here."""
+    return "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in text)
+
+
+def _tag_alternation(names: list[str]) -> str:
+    """A first-letter trie of tag names, so each "<" tries few branches."""
+    groups: dict[str, list[str]] = {}
+    for name in sorted(names, key=len, reverse=True):
+        groups.setdefault(name[0], []).append(_anycase(name[1:]))
+    return "|".join(f"{_anycase(c)}(?:{'|'.join(rests)})" for c, rests in groups.items())
 
 
 # a marker goes before every block tag (open or close); table cells also get one inside, since
 # text between <tr> and <td> would be moved out of the table by the parser
-_BLOCK_EDGE = re.compile(rf"<(?=/?(?:{_anycase(_BLOCK_TAGS)})[\s/>])")
+_BLOCK_EDGE = re.compile(rf"<(?=/?(?:{_tag_alternation(_BLOCK_TAG_NAMES)})[\s/>])")
 _CELL_OPEN = re.compile(r"(<t[dh](?:[\s/][^<>]{0,4096})?>)", re.IGNORECASE)
 _OTHER_SPACES = re.compile(
     r"[\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000]"
@@ -69,13 +78,12 @@ _OTHER_SPACES = re.compile(
 _MULTI_SPACE = re.compile(" {2,}")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _HIDDEN_SELECTOR = '[hidden], [aria-hidden="true" i], [style*="none" i], [style*="hidden" i]'
-_CONTACT_WORDS = ("contact", "phone", "tel", "whatsapp", "telegram", "kontakt", "contacto",
-                  "contatto", "telefon", "telefono", "telefone", "signal", "viber", "mobile",
-                  "handy", "call")  # fmt: skip
+# substrings of class/id values that mark a contact block (contacto, telefono, telephone and
+# kontakty are covered by shorter words); "tel" and "call" only as whole class names
+_CONTACT_WORDS = ("contact", "kontakt", "contatto", "phone", "telefon", "whatsapp", "telegram",
+                  "viber")  # fmt: skip
 _CONTACT_SELECTOR = (
-    ", ".join(
-        f'[class*="{w}" i], [id*="{w}" i]' for w in _CONTACT_WORDS if w not in ("tel", "call")
-    )
+    ", ".join(f'[class*="{w}" i], [id*="{w}" i]' for w in _CONTACT_WORDS)
     + ', [class~="tel" i], [id="tel" i], [class~="call" i], [itemprop="telephone" i]'
 )
 _MESSAGING_HREF = re.compile(
@@ -84,13 +92,6 @@ _MESSAGING_HREF = re.compile(
     r"telegram\.dog|signal\.me|viber\.click|invite\.viber\.com)(?:/|$)",
     re.IGNORECASE,
 )
-_MESSAGING_SELECTOR = ", ".join(
-    f'a[href^="{p}" i]' for p in ("tel:", "callto:", "sms:", "mailto:", "whatsapp:", "viber:",
-                                  "tg:", "signal:", "skype:")
-) + ", " + ", ".join(
-    f'a[href*="{h}" i]' for h in ("wa.me", "whatsapp.com", "t.me", "telegram.", "signal.me",
-                                  "viber.")
-)  # fmt: skip
 _OTHER_SCHEME = re.compile(r"(?!https?:)[a-z][a-z0-9+.\-]*:", re.IGNORECASE)
 _META_CHARSET = re.compile(
     rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]{1,40})""", re.IGNORECASE
@@ -138,6 +139,11 @@ _STOPWORDS: dict[str, frozenset[str]] = {
         "ru": "и в на не что это с до как для я без очень есть или",
     }.items()
 }
+
+_STOPWORD_INDEX: dict[str, tuple[str, ...]] = {}
+for _lang, _words in _STOPWORDS.items():
+    for _word in _words:
+        _STOPWORD_INDEX[_word] = (*_STOPWORD_INDEX.get(_word, ()), _lang)
 
 
 def extract(
@@ -415,46 +421,49 @@ def _base_url(tree: LexborHTMLParser, url: str) -> str:
 def _links_and_contact_targets(
     tree: LexborHTMLParser, base: str, warnings: list[str]
 ) -> tuple[tuple[str, ...], list[str]]:
+    """Outgoing links (absolute, canonical, deduped, capped) and messaging-link contact lines."""
     parts = urlsplit(base)
     origin = f"{parts.scheme}://{parts.netloc}"
     links: dict[str, None] = {}
     contact: list[str] = []
-    dropped = 0
-    for node in tree.css(_MESSAGING_SELECTOR)[:MAX_ANCHORS]:
-        href = (node.attrs.get("href") or "").strip()
+    full = False
+    for i, node in enumerate(tree.css("a[href], area[href]")):
+        if i >= MAX_ANCHORS:
+            warnings.append(f"only the first {MAX_ANCHORS} anchors were read")
+            break
+        href = node.attrs.get("href")
+        if not href:
+            continue
+        href = href.strip()
         if _MESSAGING_HREF.match(href):
             contact.append(_one_line(unquote(href), 500))
             label = _one_line(node.text(deep=True, separator=" ", strip=False), 500)
             if label:
                 contact.append(label)
-    for i, node in enumerate(tree.css("a[href], area[href]")):
-        if i >= MAX_ANCHORS:
-            warnings.append(f"only the first {MAX_ANCHORS} links were read")
-            break
-        href = (node.attrs.get("href") or "").strip()
-        if not href or len(links) >= MAX_LINKS:
-            dropped += bool(href)
             continue
-        if _OTHER_SCHEME.match(href):
+        if full or _OTHER_SCHEME.match(href) or href.startswith("#"):
             continue
-        if href.startswith("#") or href[:11].lower().startswith("javascript:"):
-            continue
-        if href.startswith("/") and not href.startswith("//"):
+        if href[0] == "/" and not href.startswith("//"):
             joined = origin + href
         elif href[:8].lower().startswith(("http://", "https://")):
             joined = href
         else:
-            joined = urljoin(base, href)
+            try:
+                joined = urljoin(base, href)
+            except ValueError:
+                continue
         hash_at = joined.find("#")
         if hash_at >= 0:
             joined = joined[:hash_at]
         try:
             absolute = canonicalize_fast(joined)
-        except (InvalidURL, ValueError):
+        except InvalidURL:
             continue
         links[absolute] = None
-    if dropped:
-        warnings.append(f"links capped at {MAX_LINKS} ({dropped} more anchors not read)")
+        if len(links) >= MAX_LINKS:
+            full = True
+    if full:
+        warnings.append(f"links capped at {MAX_LINKS}")
     return tuple(links), contact
 
 
@@ -501,20 +510,19 @@ def _html(text: str, url: str, warnings: list[str]) -> Document:
 # --------------------------------------------------------------------------- language
 
 
-def guess_language(text: str, *, sample: int = 20_000) -> str | None:
+def guess_language(text: str, *, sample: int = 10_000) -> str | None:
     """A cheap stopword vote over the project's languages; None when unclear."""
-    counts = dict.fromkeys(_STOPWORDS, 0)
-    words = _WORD.findall(text[:sample].lower())
+    head = text[:sample].lower()
+    words = _WORD.findall(head)
     if len(words) < 4:
         return None
-    for word in words[:5000]:
-        for lang, stop in _STOPWORDS.items():
-            if word in stop:
-                counts[lang] += 1
-    if _CYRILLIC.search(text[:sample]):
-        cyr = text[:sample].lower()
-        uk_letters = sum(cyr.count(c) for c in "іїєґ")
-        ru_letters = sum(cyr.count(c) for c in "ыэъё")
+    counts = dict.fromkeys(_STOPWORDS, 0)
+    for word in words[:3000]:
+        for lang in _STOPWORD_INDEX.get(word, ()):
+            counts[lang] += 1
+    if _CYRILLIC.search(head):
+        uk_letters = sum(head.count(c) for c in "іїєґ")
+        ru_letters = sum(head.count(c) for c in "ыэъё")
         if uk_letters > ru_letters:
             counts["uk"] += 2 * uk_letters + 1
         elif ru_letters > uk_letters:

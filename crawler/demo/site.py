@@ -73,7 +73,7 @@ def _layout(page: Page) -> str:
 
 def _index() -> str:
     items = "\n".join(
-        f'<li><a href="{p.path}">{html.escape(p.title)}</a> ({p.lang})</li>' for p in PAGES
+        f'<li><a href="{p.path}">{p.path}</a> ({p.lang}, {p.layout})</li>' for p in PAGES
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
