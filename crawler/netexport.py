@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from crawler.networks import Network, entity_key
+from crawler.netmodels import Network, entity_key
 
 
 def network_graph(net: Network) -> dict[str, Any]:

@@ -25,12 +25,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from crawler.models import Document, Entity, Indicator, Span, utcnow
+from crawler.models import Document, Entity, Indicator, utcnow
+from crawler.netmodels import (
+    JoiningEntity,
+    Network,
+    NetworkPage,
+    PageLink,
+    entity_from_json,
+    entity_key,
+)
 from crawler.profiles import ad_profile
 from crawler.templates import TemplateIndex
+
+__all__ = [
+    "JoiningEntity", "Network", "NetworkIndex", "NetworkPage", "PageLink", "entity_from_json",
+    "entity_key",
+]
 
 if TYPE_CHECKING:
     from storage.base import PageFeatures, Store
@@ -43,18 +56,6 @@ CONTACT_KINDS = frozenset({"phone", "handle", "email"})
 STORE_PAGE_BATCH = 1000
 
 NetworkHook = Callable[[Document, Sequence[Entity]], Awaitable[tuple[Sequence[Indicator], bool]]]
-
-
-def entity_key(kind: str, value: str) -> str:
-    return f"{kind}:{value}"
-
-
-def entity_from_json(d: dict[str, Any]) -> Entity:
-    """Inverse of Entity.to_json() (what the store keeps)."""
-    ev = d.get("evidence") or {}
-    span = Span(ev.get("scope", "body"), int(ev.get("start", 0)), int(ev.get("end", 0)),
-                str(ev.get("text", "")), str(ev.get("context", "")))
-    return Entity(d["kind"], str(d["value"]), span, str(d.get("subtype") or ""))
 
 
 def _domain(url: str) -> str:
@@ -102,93 +103,6 @@ class _Group:
 
     def weight(self) -> int:
         return len(self.pages) + len(self.entities) + len(self.templates)
-
-
-@dataclass(frozen=True, slots=True)
-class PageLink:
-    """What the network view adds to one page's evaluation."""
-
-    network_id: int | None  # None while the page is not linked to any other page
-    indicators: tuple[Indicator, ...]
-    linked_to_flagged_network: bool
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkPage:
-    page_id: int | None
-    url: str
-    first_seen: dt.datetime
-    last_seen: dt.datetime
-    name: str | None
-    city: str | None
-    country: str | None
-    flagged: bool
-    confirmed: bool
-    joined_by: tuple[str, ...]  # entity keys and "template:N" this page shares with others
-    title: str = ""
-    entities: tuple[Entity, ...] = ()  # every entity on the page (joining or not)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "page_id": self.page_id, "url": self.url, "title": self.title,
-            "first_seen": self.first_seen.isoformat(),
-            "last_seen": self.last_seen.isoformat(), "name": self.name, "city": self.city,
-            "country": self.country, "flagged": self.flagged, "confirmed": self.confirmed,
-            "joined_by": list(self.joined_by),
-        }  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class JoiningEntity:
-    kind: str
-    subtype: str
-    value: str
-    pages: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "subtype": self.subtype, "value": self.value,
-                "pages": self.pages}
-
-
-@dataclass(frozen=True, slots=True)
-class Network:
-    network_id: int  # the smallest page id in it (stable while the store is unchanged)
-    pages: tuple[NetworkPage, ...]  # in order of first sight (a timeline)
-    entities: tuple[JoiningEntity, ...]  # entities on two or more of its pages
-    templates: tuple[int, ...]  # template clusters shared by two or more of its pages
-    names: tuple[str, ...]
-    cities: tuple[str, ...]
-    countries: tuple[str, ...]
-    domains: tuple[str, ...]
-    first_seen: dt.datetime
-    last_seen: dt.datetime
-
-    @property
-    def size(self) -> int:
-        return len(self.pages)
-
-    @property
-    def flagged_pages(self) -> tuple[NetworkPage, ...]:
-        return tuple(p for p in self.pages if p.flagged)
-
-    @property
-    def confirmed(self) -> bool:
-        return any(p.confirmed for p in self.pages)
-
-    def to_json(self, *, members: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.network_id, "size": self.size,
-            "entities": [e.to_json() for e in self.entities],
-            "templates": list(self.templates), "names": list(self.names),
-            "cities": list(self.cities), "countries": list(self.countries),
-            "domains": list(self.domains), "first_seen": self.first_seen.isoformat(),
-            "last_seen": self.last_seen.isoformat(),
-            "flagged_pages": [p.page_id for p in self.flagged_pages],
-            "confirmed": self.confirmed,
-        }  # fmt: skip
-        if members:
-            out["pages"] = [p.to_json() for p in self.pages]
-        return out
 
 
 class NetworkIndex:
