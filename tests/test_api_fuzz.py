@@ -49,7 +49,8 @@ SCALARS = st.one_of(
                      "", "\x00", "%00", "1e309", "NaN", "../etc/passwd", "<script>"]),
 )
 JSON = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text()),
+    st.one_of(st.none(), st.booleans(), st.integers(),
+              st.floats(allow_nan=False, allow_infinity=False), st.text()),
     lambda inner: st.one_of(st.lists(inner, max_size=4),
                             st.dictionaries(st.sampled_from(
                                 ["verdict", "note", "assignee", "urls", "text", "source", "x"]),
