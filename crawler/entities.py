@@ -91,6 +91,7 @@ _TOKEN = rf"(?:{_WORD_ALT}|\d{{1,4}})"
 SPELLED_RE = re.compile(
     rf"(?<!\w)(?:(?:\+|plus)\s?)?{_TOKEN}(?:[\s,.\-–/]{{1,3}}{_TOKEN}){{6,}}(?!\w)", re.IGNORECASE
 )
+_SPELLED_TOKEN_RE = re.compile(rf"{_TOKEN}|\+|plus", re.IGNORECASE)
 # RE2 (linear-time DFA) finds the rare stretch of 7+ number tokens cheaply; the exact regex above
 # then runs on that stretch only. No word boundaries here: it is a superset prefilter.
 _SPELLED_SCAN = re2.compile(
@@ -237,7 +238,7 @@ def _phones(scope: Scope, text: str, regions: tuple[str, ...],
         lo, hi = max(0, scan.start() - 8), min(len(text), scan.end() + 8)
         for m in SPELLED_RE.finditer(text, lo, hi):
             start, end = m.span()
-            tokens = re.findall(rf"{_TOKEN}|\+|plus", m.group(), re.IGNORECASE)
+            tokens = _SPELLED_TOKEN_RE.findall(m.group())
             if not any(t.lower() in _NUMBER_WORDS for t in tokens):
                 continue  # plain digits: the digit pass above decided already
             intl = tokens[0].lower() in ("+", "plus")
@@ -260,6 +261,7 @@ EMAIL_RE = re.compile(
 _NOT_TLD = {"png", "jpg", "jpeg", "gif", "webp", "svg", "js", "css"}
 
 
+_OBFUSCATED_DOT = re.compile(r"\s?[\[(]\s?dot\s?[\])]\s?", re.IGNORECASE)
 _OBFUSCATED_AT = re2.compile(r"(?i)[\[(]\s?(?:at|@)\s?[\])]")
 
 
@@ -287,7 +289,9 @@ def _emails(text: str) -> Iterator[tuple[int, int, str]]:
     for lo, hi in _email_windows(text):
         for m in EMAIL_RE.finditer(text, max(lo, last_end), hi):
             last_end = m.end()
-            domain = re.sub(r"\s?[\[(]\s?dot\s?[\])]\s?", ".", m.group(3))
+            domain = m.group(3)
+            if "(" in domain or "[" in domain:
+                domain = _OBFUSCATED_DOT.sub(".", domain)
             if domain.rsplit(".", 1)[-1].lower() in _NOT_TLD:
                 continue
             yield m.start(), m.end(), f"{m.group(1)}@{domain}".lower()
@@ -310,8 +314,8 @@ _RESERVED_NAMES = {
     "p", "reel", "reels", "explore", "accounts", "stories", "about", "legal", "developer",
     "my", "home", "terms", "privacy", "help", "login", "signup", "tv", "direct", "add",
 }  # fmt: skip
-_LINK_KEYS = ("t.me/", "telegram.", "wa.me/", "whatsapp.com", "signal.me/", "viber://",
-              "onlyfans.com/", "instagram.com/", "snapchat.com/")
+_LINK_SCAN = re2.compile(r"(?i)t\.me/|telegram\.|wa\.me/|whatsapp\.com|signal\.me/|viber://|"
+                         r"onlyfans\.com/|instagram\.com/|snapchat\.com/")
 _SVC_SUBTYPE = {"onlyfans.com": "onlyfans", "instagram.com": "instagram",
                 "snapchat.com/add": "snapchat"}
 
@@ -339,8 +343,7 @@ def _digits_to_e164(digits: str) -> str | None:
 
 def _handles(text: str) -> Iterator[tuple[EntityKind, str, int, int, str]]:
     """(kind, subtype, start, end, value) for links and @handles near a messenger word."""
-    low = text.lower()
-    links = LINK_RE.finditer(text) if any(k in low for k in _LINK_KEYS) else iter(())
+    links = LINK_RE.finditer(text) if _LINK_SCAN.search(text) else iter(())
     for m in links:
         start, end = m.span()
         if m.group("tgn"):
@@ -360,18 +363,21 @@ def _handles(text: str) -> Iterator[tuple[EntityKind, str, int, int, str]]:
         if name not in _RESERVED_NAMES:
             sub = _SVC_SUBTYPE[m.group("svc").lower()]
             yield "handle", sub, start, end, f"{sub}:{name}"
-    if "@" not in text:
-        return
-    for m in AT_HANDLE_RE.finditer(text):  # only reached when the page has an '@'
-        lo = max(0, m.start() - _HANDLE_WINDOW)
-        before = text[lo : m.start()]
+    at = text.find("@")
+    while at >= 0:
+        hm = AT_HANDLE_RE.match(text, at)
+        at = text.find("@", at + 1)
+        if hm is None:
+            continue
+        lo = max(0, hm.start() - _HANDLE_WINDOW)
+        before = text[lo : hm.start()]
         before = before[before.rfind("\n") + 1 :]
         words = list(MESSENGER_RE.finditer(before))
         if not words:
             continue
         subtype = next(k for k, v in words[-1].groupdict().items() if v)
-        name = m.group(1).lower().rstrip(".")
-        yield "handle", subtype, m.start(), m.end(), f"{subtype}:{name}"
+        name = hm.group(1).lower().rstrip(".")
+        yield "handle", subtype, hm.start(), hm.end(), f"{subtype}:{name}"
 
 
 # --------------------------------------------------------------------------- wallets
