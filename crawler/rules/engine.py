@@ -34,6 +34,7 @@ MAX_SPANS = 20
 CONTEXT = 40  # characters each side of a match
 NEAR_HITS = 200  # hits per selection and scope considered by near()
 _WORD = re.compile(r"\w+")
+_FOLDED = ViewKey()
 _SPACES = re.compile(r"\s+")
 
 
@@ -227,17 +228,20 @@ class RuleSet:
             for key, plan in self._plans.items():
                 if scope not in plan.scopes:
                     continue
+                if plan.gate is not None and not plan.gate.Match(views.get(_FOLDED).text):
+                    continue  # nothing in the case-folded text: the cased view cannot match
                 view = views.get(key)
                 found: dict[int, list[tuple[int, int]]] = {}
-                candidates: set[int] = set()
+                candidates: dict[int, list[tuple[int, int]] | None] = {}
                 if plan.automaton is not None:
-                    scan_literals(
-                        plan.automaton, view.text, self._refs, scope, lang, found, candidates
+                    candidates = scan_literals(
+                        plan.automaton, view.text, self._refs, scope, lang, found
                     )
                 if plan.unfiltered:
-                    candidates.update(unfiltered_candidates(plan, view.text))
+                    for gid in unfiltered_candidates(plan, view.text):
+                        candidates[gid] = None
                 if candidates:
-                    scan_regexes(sorted(candidates), view.text, self._refs, scope, lang, found)
+                    scan_regexes(candidates, view.text, self._refs, scope, lang, found)
                 out.extend((gid, scope, view, spans) for gid, spans in found.items() if spans)
         return out
 
