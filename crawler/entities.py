@@ -207,23 +207,43 @@ def _accept_phone(
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _phone_candidates(text: str) -> Iterator[re.Match[str]]:
-    """PHONE_RE matches, found by scanning only around runs of digits (the cheap pass)."""
+_LIST_SEP = re.compile(r"\s/\s|\s{2,}|\t")  # "0151 2345678 / 0176 1234567": two numbers
+
+
+def _phone_candidates(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of PHONE_RE matches, found by scanning only around runs of digits.
+
+    A match too long for one number is split where a list separator (" / ", two spaces)
+    sits, so two numbers written side by side are not lost as one 20-digit run.
+    """
     last_end = 0
     for run in _RUN_RE.finditer(text):
         lo = max(last_end, run.start() - 6)
         for m in PHONE_RE.finditer(text, lo, min(len(text), run.end() + 1)):
-            if m.start() >= last_end:
-                last_end = m.end()
-                yield m
+            if m.start() < last_end:
+                continue
+            last_end = m.end()
+            if sum(c.isdigit() for c in m.group()) <= 15 or not _LIST_SEP.search(m.group()):
+                yield m.span()
+                continue
+            piece = m.start()
+            for sep in _LIST_SEP.finditer(text, m.start(), m.end()):
+                yield from _trimmed(text, piece, sep.start())
+                piece = sep.end()
+            yield from _trimmed(text, piece, m.end())
+
+
+def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    m = PHONE_RE.search(text, start, end + 1 if end < len(text) else end)
+    if m is not None and m.end() <= end:
+        yield m.span()
 
 
 def _phones(scope: Scope, text: str, regions: tuple[str, ...],
             taken: list[tuple[int, int]]) -> Iterator[tuple[int, int, str]]:
     accepted: set[tuple[str, bool]] = set()  # a repeat of an accepted number is a duplicate
-    for m in _phone_candidates(text):
-        start, end = m.span()
-        cand = m.group()
+    for start, end in _phone_candidates(text):
+        cand = text[start:end]
         stripped = cand.lstrip("(")
         digits = _digits_of(stripped.lstrip("+").strip())
         intl = stripped.startswith("+") or digits.startswith("00")

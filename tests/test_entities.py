@@ -374,3 +374,7 @@ def test_short_messenger_abbreviations_are_cues() -> None:
     assert values(doc("IG: @anna.model | TG @anna_tg"), "handle") == [
         "instagram:anna.model", "telegram:anna_tg"
     ]
+
+
+def test_two_numbers_side_by_side_are_both_found() -> None:
+    assert phones("Tel 0151 2345 6789 / 0176 1234 5678") == ["+4915123456789", "+4917612345678"]
