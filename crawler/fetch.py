@@ -425,11 +425,15 @@ class Fetcher:
         if paused is not None and not robots_txt:
             return _Exchange("refused", Reason.HOST_PAUSED, paused)
         s = self.settings
-        async with self._global, slot.turn(self._pace):
+        # the host's turn first (it may wait long), then a global place only for the exchange
+        async with slot.turn(self._pace, gate=self._global):
             token = _PINS.set({vetted.host: vetted.ip})
             try:
                 async with asyncio.timeout(s.total_timeout):
-                    request = self._client.build_request("GET", url)
+                    # the vetted address also rides along as a request extension, for
+                    # transports that pin per request (crawler/transport.py)
+                    request = self._client.build_request(
+                        "GET", url, extensions={"triage.address": vetted.ip})
                     response = await self._client.send(request, stream=True)
                     try:
                         ex = await self._read(url, response, robots_txt)

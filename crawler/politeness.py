@@ -14,6 +14,7 @@ paused for a while with a reason; fetches to it are refused with that reason mea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -52,6 +53,8 @@ class HostSlot:
         self.paused_until = 0.0
         self.pause_reason = ""
         self.requests = 0
+        self._depart = asyncio.Lock()
+        self._last_departure = float("-inf")
 
     @property
     def interval(self) -> float:
@@ -75,7 +78,10 @@ class HostSlot:
         return None
 
     @asynccontextmanager
-    async def turn(self, pace: Pace | None = None) -> AsyncIterator[None]:
+    async def turn(
+        self, pace: Pace | None = None, gate: asyncio.Semaphore | None = None
+    ) -> AsyncIterator[None]:
+        """Wait for this host's turn, then hold `gate` (the global limit) for the exchange only."""
         async with self._sem:
             # blocked_until may move later while we sleep (another 429): look again after
             while (wait := self.blocked_until - self._clock()) > 0:  # noqa: ASYNC110
@@ -86,8 +92,16 @@ class HostSlot:
                 extra = await pace(self.host, self.interval)
                 if extra > 0:
                     await asyncio.sleep(extra)
-            self.requests += 1
-            yield
+            async with gate if gate is not None else contextlib.nullcontext():
+                # exact spacing at departure: waiting for `gate` must not bunch requests up
+                async with self._depart:
+                    now = self._clock()
+                    wait = max(self._last_departure + self.interval, self.blocked_until) - now
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    self._last_departure = self._clock()
+                self.requests += 1
+                yield
 
     # ------------------------------------------------------------------ outcomes
 

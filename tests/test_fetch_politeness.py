@@ -133,17 +133,18 @@ async def test_two_hosts_are_crawled_concurrently_while_one_is_rate_limited() ->
             slow_site.route(f"/s{i}", "<p>s</p>")
         for i in range(20):
             fast_site.route(f"/f{i}", "<p>f</p>")
-        policy = SourcePolicy.parse("sources:\n  slow.test: {rate: 4}\n")
+        policy = SourcePolicy.parse("sources:\n  slow.test: {rate: 4, concurrency: 1}\n")
         resolve = resolve_to_loopback("slow.test", "fast.test")
-        async with Fetcher(settings(), policy=policy, resolver=resolve) as f:
+        # only 2 requests in flight overall: waiting for the slow host must not take them
+        async with Fetcher(settings(concurrency=2), policy=policy, resolver=resolve) as f:
             slow = [f.fetch(f"http://slow.test:{slow_site.port}/s{i}") for i in range(4)]
             fast = [f.fetch(f"http://fast.test:{fast_site.port}/f{i}") for i in range(20)]
             results = await asyncio.gather(*slow, *fast)
     assert all(r.outcome is Outcome.FETCHED for r in results)
     slow_times = [r.at for r in slow_site.requests]  # robots.txt + 4 pages at 4/s
     fast_times = [r.at for r in fast_site.requests if r.path != "/robots.txt"]
-    # page to page on one kept-alive connection (robots.txt also paid for the TCP connect)
-    assert all(b - a >= 0.24 for a, b in itertools.pairwise(slow_times[1:]))
+    # departures are exactly 0.25 s apart; arrivals may jitter by a few ms on a busy machine
+    assert all(b - a >= 0.25 - 0.03 for a, b in itertools.pairwise(slow_times))
     assert slow_times[-1] - slow_times[0] >= 4 * 0.25 - 0.03
     assert max(fast_times) < slow_times[-1]  # the fast host did not wait for the slow one
     assert max(fast_times) - min(fast_times) < 0.5
