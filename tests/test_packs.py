@@ -157,3 +157,14 @@ def test_evidence_spans_point_at_the_matched_text(ruleset: RuleSet) -> None:
     assert spans
     for s in spans:
         assert body[s.start:s.end] == s.text
+
+
+def test_site_safety_boilerplate_does_not_silence_a_real_ad(ruleset: RuleSet) -> None:
+    chrome = (
+        "Safety tips\nNever send money to people you have not met. Report suspicious ads to our "
+        "moderation team. Be careful when meeting strangers.\nTerms of use | Report an ad"
+    )
+    body = "Ladies for outcall. All bookings are handled by our manager, the girls don't answer.\n"
+    ev = evaluate(ruleset, body + chrome, lang="en")
+    assert "handler" in {i.family for i in ev.indicators}
+    assert PRIORITY_ORDER[ev.priority] >= PRIORITY_ORDER["medium"]
