@@ -103,7 +103,7 @@ _TAG_TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9\-]*)")
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _OPTIONAL_END = frozenset("p li dt dd option tr td th".split())
 _RAW_DROP = re.compile(
-    r"<(script|style|noscript|template|svg)\b[^<>]{0,4096}>.*?(?:</\1\s*>|\Z)",
+    r"<(script|style|noscript|template|svg|title)\b[^<>]{0,4096}>.*?(?:</\1\s*>|\Z)",
     re.IGNORECASE | re.DOTALL,
 )
 _WORD = re.compile(r"[^\W\d_]{1,20}")
@@ -174,7 +174,13 @@ def extract(
             f"markup nested {depth} deep (over {MAX_DEPTH}); text taken from the raw markup"
         )
         return _raw_markup(text, url, warnings)
-    return _html(text, url, warnings)
+    try:
+        return _html(text, url, list(warnings))
+    except Exception as exc:  # a parser bug must cost one page's structure, not the crawl
+        warnings.append(
+            f"HTML parsing failed ({type(exc).__name__}); text taken from the raw markup"
+        )
+        return _raw_markup(text, url, warnings)
 
 
 # --------------------------------------------------------------------------- charsets

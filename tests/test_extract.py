@@ -247,3 +247,22 @@ def test_never_raises_on_any_bytes(
     doc = extract(body, url=URL, content_type=content_type, charset=charset)
     assert isinstance(doc, Document)
     assert "\ue000" not in doc.body + doc.contact + doc.title + doc.meta
+
+
+def test_nested_hidden_elements_of_different_kinds_are_removed_safely() -> None:
+    doc = ex(
+        html(
+            '<div hidden><p style="display:none">a<span aria-hidden="true">b</span></p></div>'
+            '<p aria-hidden="true"><span hidden>c</span><i style="visibility: hidden">d</i></p>'
+            "<p>kept</p>"
+        )
+    )
+    assert doc.body == "kept"
+
+
+def test_raw_markup_fallback_keeps_title_and_text() -> None:
+    data = b"<title>T &amp; t</title><script>no</script>" + b"<div>" * 5000 + b"<p>x</p>y"
+    doc = ex(data)
+    assert doc.title == "T & t"
+    assert doc.body.split("\n") == ["x", "y"]
+    assert "no" not in doc.body
