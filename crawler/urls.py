@@ -143,6 +143,12 @@ def canonicalize(url: str) -> str:
     rebuilt = urlunsplit((scheme, new_netloc, parts.path or "/", parts.query, ""))
     try:
         canonical = canonicalize_url(rebuilt, keep_fragments=False)
+        # w3lib is not always idempotent ("%%41" -> "%A" -> "%A" + next char): settle it
+        for _ in range(3):
+            again = canonicalize_url(canonical, keep_fragments=False)
+            if again == canonical:
+                break
+            canonical = again
     except (ValueError, UnicodeError) as exc:
         raise InvalidURL(f"not a URL: {exc}") from exc
     return canonical

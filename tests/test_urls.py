@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler.urls import (
     InvalidURL,
@@ -116,3 +118,23 @@ def test_fast_path_agrees_with_canonicalize(url: str) -> None:
 def test_fast_path_still_refuses_bad_urls() -> None:
     with pytest.raises(InvalidURL):
         canonicalize_fast("http://a.example:99999/")
+
+
+_PIECES = st.sampled_from(
+    [*"abcAB09-._~%/?#&=;:@!$'()*+,[]üé ", "%2F", "%41", "%zz", "%e4", "/..", "/./", "?a=1&b="]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    host=st.sampled_from(["a.example", "B.Example", "bücher.example", "127.0.0.1:8765", "[::1]"]),
+    scheme=st.sampled_from(["http", "https", "HTTP"]),
+    rest=st.lists(_PIECES, max_size=12).map("".join),
+)
+def test_canonical_form_is_a_fixed_point(host: str, scheme: str, rest: str) -> None:
+    try:
+        canonical = canonicalize(f"{scheme}://{host}/{rest}")
+    except InvalidURL:
+        return
+    assert canonicalize(canonical) == canonical
+    assert canonicalize_fast(canonical) == canonical
