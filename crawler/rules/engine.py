@@ -232,14 +232,13 @@ class RuleSet:
                     continue  # nothing in the case-folded text: the cased view cannot match
                 view = views.get(key)
                 found: dict[int, list[tuple[int, int]]] = {}
-                candidates: dict[int, list[tuple[int, int]] | None] = {}
+                candidates: set[int] = set()
                 if plan.automaton is not None:
                     candidates = scan_literals(
                         plan.automaton, view.text, self._refs, scope, lang, found
                     )
                 if plan.unfiltered:
-                    for gid in unfiltered_candidates(plan, view.text):
-                        candidates[gid] = None
+                    candidates.update(unfiltered_candidates(plan, view.text))
                 if candidates:
                     scan_regexes(candidates, view.text, self._refs, scope, lang, found)
                 out.extend((gid, scope, view, spans) for gid, spans in found.items() if spans)

@@ -48,7 +48,6 @@ class CompiledPattern:
     regex: Any = None  # re2 compiled regex (regex patterns)
     atoms: tuple[frozenset[str], ...] | None = None  # prefilter atom sets; None = unfiltered
     regex_source: str = ""  # the folded source RE2 compiled (without the case flag)
-    max_width: int | None = None  # longest possible match (characters), None if unbounded
 
     @property
     def is_regex(self) -> bool:
@@ -113,7 +112,6 @@ def _compile_regex(index: int, source: str, key: ViewKey, langs: frozenset[str])
         raise PatternError(f"regex '{source}' matches the empty string")
     atoms = regex_atoms(folded, cased=key.cased)
     return CompiledPattern(
-        max_width=_max_width(folded),
         index=index,
         source=source,
         key=key,
@@ -218,17 +216,6 @@ def _seq(items: Any) -> Info:
     if complete:
         return cur, reqs
     return None, reqs + _from_exact(cur)
-
-
-def _max_width(source: str) -> int | None:
-    try:
-        _, hi = sre_parse.parse(source).getwidth()
-    except (re.error, OverflowError, RecursionError):
-        return None
-    return int(hi) if hi <= MAX_WINDOW else None
-
-
-MAX_WINDOW = 2000
 
 
 def regex_atoms(source: str, *, cased: bool) -> tuple[Atoms, ...] | None:

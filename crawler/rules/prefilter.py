@@ -18,11 +18,10 @@ from typing import Any
 import ahocorasick
 import re2
 
-from crawler.rules.normalize import ViewKey, is_word_char
+from crawler.rules.normalize import ViewKey
 from crawler.rules.patterns import CompiledPattern
 
 MAX_MATCHES = 1000  # per pattern per scope; a pathological page cannot blow up memory
-MAX_ANCHORS = 64  # atom sightings remembered per regex; beyond, the regex scans the whole text
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +35,10 @@ class PatternRef:
     scopes: frozenset[str]
 
 
+# (gid, whole-word at start, whole-word at end, scopes, languages)
+LiteralEntry = tuple[int, bool, bool, frozenset[str], frozenset[str]]
+
+
 @dataclass(frozen=True, slots=True)
 class ViewPlan:
     key: ViewKey
@@ -47,7 +50,7 @@ class ViewPlan:
 
 
 def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
-    words: dict[ViewKey, dict[str, tuple[list[int], list[tuple[int, int]]]]] = {}
+    words: dict[ViewKey, dict[str, tuple[list[LiteralEntry], list[tuple[int, int]]]]] = {}
     unfiltered: dict[ViewKey, list[int]] = {}
     scopes: dict[ViewKey, set[str]] = {}
     for ref in refs:
@@ -55,7 +58,9 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
         scopes.setdefault(p.key, set()).update(ref.scopes)
         table = words.setdefault(p.key, {})
         if p.literal is not None:
-            table.setdefault(p.literal, ([], []))[0].append(ref.gid)
+            table.setdefault(p.literal, ([], []))[0].append(
+                (ref.gid, p.word_start, p.word_end, ref.scopes, p.langs)
+            )
         elif p.atoms is not None:
             for k, atom_set in enumerate(p.atoms):
                 for atom in atom_set:
@@ -110,113 +115,78 @@ def attach_sets(plans: dict[ViewKey, ViewPlan], refs: list[PatternRef]) -> dict[
 def scan_literals(
     automaton: Any, text: str, refs: list[PatternRef], scope: str, lang: str | None,
     found: dict[int, list[tuple[int, int]]],
-) -> dict[int, list[tuple[int, int]] | None]:  # fmt: skip
-    """Feed literal matches (view offsets) into `found`; return regexes worth running.
+) -> set[int]:  # fmt: skip
+    """Feed literal matches (view offsets) into `found`; return the regexes worth running.
 
-    The result maps each candidate regex to where its most selective atoms occur (or None when
-    there are too many to be worth windowing). An automaton entry is retired for the rest of
+    A regex is worth running when every one of its atom sets has an atom in the text. An
+    automaton entry is retired for the rest of
     the text once it has nothing left to do, so a page of a million identical characters costs
     one cheap loop step per character.
     """
     masks: dict[int, int] = {}
-    anchors: dict[int, list[tuple[int, int]]] = {}
     n = len(text)
     done: set[int] = set()
+    applicable: dict[int, list[LiteralEntry]] = {}
     for end, value in automaton.iter(text):
         vid = id(value)
         if vid in done:
             continue
         length, lits, regs = value
-        live = False
         for gid, bit in regs:
             masks[gid] = masks.get(gid, 0) | bit
-            if bit == 1:
-                spots = anchors.setdefault(gid, [])
-                if len(spots) <= MAX_ANCHORS:
-                    spots.append((end - length + 1, end + 1))
-                    live = True
-        if lits:
-            start = end - length + 1
-            before = start > 0 and is_word_char(text[start - 1])
-            after = end + 1 < n and is_word_char(text[end + 1])
-            for gid in lits:
-                ref = refs[gid]
-                p = ref.pattern
-                if scope not in ref.scopes or (lang and p.langs and lang not in p.langs):
-                    continue
-                hits = found.setdefault(gid, [])
-                if len(hits) >= MAX_MATCHES:
-                    continue
-                live = True
-                if (p.word_start and before) or (p.word_end and after):
-                    continue
-                hits.append((start, end + 1))
+        entries = applicable.get(vid)
+        if entries is None:
+            entries = applicable[vid] = [
+                e for e in lits if scope in e[3] and not (lang and e[4] and lang not in e[4])
+            ]
+        if not entries:
+            done.add(vid)
+            continue
+        start = end - length + 1
+        before = after = False
+        if start > 0:
+            c = text[start - 1]
+            before = c.isalnum() or c == "_"
+        if end + 1 < n:
+            c = text[end + 1]
+            after = c.isalnum() or c == "_"
+        live = False
+        for gid, word_start, word_end, _, _ in entries:
+            hits = found.get(gid)
+            if hits is None:
+                hits = found[gid] = []
+            elif len(hits) >= MAX_MATCHES:
+                continue
+            live = True
+            if (word_start and before) or (word_end and after):
+                continue
+            hits.append((start, end + 1))
         if not live:
             done.add(vid)
-    candidates: dict[int, list[tuple[int, int]] | None] = {}
+    candidates: set[int] = set()
     for gid, mask in masks.items():
         atoms = refs[gid].pattern.atoms
         if atoms is not None and mask == (1 << len(atoms)) - 1:
-            seen = anchors.get(gid)
-            candidates[gid] = seen if seen and len(seen) <= MAX_ANCHORS else None
+            candidates.add(gid)
     return candidates
 
 
-def _windows(spots: list[tuple[int, int]], width: int, n: int) -> list[tuple[int, int]]:
-    """Merged text windows that can hold a match of at most `width` containing an atom."""
-    out: list[tuple[int, int]] = []
-    for s, e in sorted(spots):
-        ws, we = max(0, e - width), min(n, s + width)
-        if out and ws <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], we))
-        else:
-            out.append((ws, we))
-    return out
-
-
-def _run(regex: Any, text: str, window: tuple[int, int] | None) -> list[tuple[int, int]]:
-    if window is None:
-        hits = []
-        for m in regex.finditer(text):
-            hits.append(m.span())
-            if len(hits) >= MAX_MATCHES:
-                break
-        return hits
-    # one character of context on each side so \b, ^ and $ see the real neighbours
-    ws, we = window
-    left, right = max(0, ws - 1), min(len(text), we + 1)
-    sub = text[left:right]
-    lo = ws - left
-    hi = len(sub) - (right - we)
-    return [
-        (s + left, e + left)
-        for s, e in (m.span() for m in regex.finditer(sub))
-        if s >= lo and e <= hi
-    ]
-
-
 def scan_regexes(
-    candidates: dict[int, list[tuple[int, int]] | None], text: str, refs: list[PatternRef],
-    scope: str, lang: str | None, found: dict[int, list[tuple[int, int]]],
+    candidates: Iterable[int], text: str, refs: list[PatternRef], scope: str,
+    lang: str | None, found: dict[int, list[tuple[int, int]]],
 ) -> None:  # fmt: skip
-    """Run candidate regexes: near their atoms when the match length is bounded, else everywhere."""
-    n = len(text)
     for gid in sorted(candidates):
         ref = refs[gid]
         p = ref.pattern
         if scope not in ref.scopes or (lang and p.langs and lang not in p.langs):
             continue
-        spots = candidates[gid]
-        if spots is None or p.max_width is None:
-            hits = _run(p.regex, text, None)
-        else:
-            hits = []
-            for window in _windows(spots, p.max_width, n):
-                hits.extend(_run(p.regex, text, window))
-                if len(hits) >= MAX_MATCHES:
-                    break
+        hits: list[tuple[int, int]] = []
+        for m in p.regex.finditer(text):
+            hits.append(m.span())
+            if len(hits) >= MAX_MATCHES:
+                break
         if hits:
-            found.setdefault(gid, []).extend(hits[:MAX_MATCHES])
+            found.setdefault(gid, []).extend(hits)
 
 
 def unfiltered_candidates(plan: ViewPlan, text: str) -> Iterable[int]:
