@@ -189,6 +189,12 @@ class Fetcher:
         resolver: Resolver | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`policy`: the source policy (default: loaded from settings.sources_path, else the
+        built-in denials). `pace(host, interval_s) -> seconds to wait`: cross-worker pacing (the
+        store's `reserve_host`), asked in addition to the in-process per-host throttle.
+        `transport`: an httpx transport seam (default: httpcore with connections pinned to the
+        vetted address). `resolver(host, port) -> [addresses]`: the DNS seam (tests map names
+        to loopback or to private addresses). `clock`: for robots.txt cache lifetimes."""
         self.settings = settings
         if policy is None:
             policy = (SourcePolicy.load(settings.sources_path) if settings.sources_path
@@ -274,7 +280,7 @@ class Fetcher:
                 backoff_base=s.backoff_base, backoff_max=s.backoff_max,
                 fail_limit=s.host_fail_limit, pause=s.host_pause,
             )
-            slot = self._slots[host] = HostSlot(host, limits, clock=self._clock)
+            slot = self._slots[host] = HostSlot(host, limits)  # waits use real time
         return slot
 
     # ------------------------------------------------------------------ fetch

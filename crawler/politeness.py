@@ -6,7 +6,11 @@ A request to a host goes through `async with slot.turn(pace):` which, in order,
   3. waits for the host's throttle (asyncio-throttle, one request per `interval`), where
      interval = the strictest of 1/rate, robots.txt Crawl-delay,
   4. asks the optional cross-worker `pace(host, interval)` hook (the store's `reserve_host`) how
-     long to wait so that all workers together keep the same rate.
+     long to wait so that all workers together keep the same rate,
+  5. takes a place in `gate` (the fetcher's global limit), held for the exchange only, so a
+     host that makes its requests wait never holds places other hosts could use,
+  6. departs no earlier than `interval` after this host's previous departure (exact spacing,
+     whatever the waits above did).
 A host that fails `fail_limit` times in a row, or asks for a wait longer than `backoff_max`, is
 paused for a while with a reason; fetches to it are refused with that reason meanwhile.
 """

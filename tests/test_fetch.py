@@ -312,3 +312,22 @@ async def test_invalid_redirect_target_is_refused_not_raised(site: LoopbackSite)
     async with Fetcher(settings()) as f:
         r = await f.fetch(site.url("/go"))
     assert r.outcome is Outcome.REFUSED and r.reason is Reason.REDIRECT_REFUSED
+
+
+async def test_requests_go_through_the_configured_proxy() -> None:
+    from tests.support.hostile import send
+
+    seen: list[str] = []
+
+    async def proxy(srv: HostileServer, r: Any, w: Any, line: str) -> None:
+        seen.append(line)
+        await send(srv, w, 200, b"<p>via proxy</p>", {"Content-Type": "text/html"})
+
+    async with HostileServer(proxy) as gateway:
+        s = settings(proxy=f"http://127.0.0.1:{gateway.port}")
+        async with Fetcher(s, resolver=resolver({"far.test": ["127.0.0.1"]})) as f:
+            r = await f.fetch("http://far.test:8080/page")
+    assert r.outcome is Outcome.FETCHED and r.body == b"<p>via proxy</p>"
+    # robots.txt went through the gateway too, then the page: both in absolute form
+    assert seen == ["GET http://far.test:8080/robots.txt HTTP/1.1",
+                    "GET http://far.test:8080/page HTTP/1.1"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from typing import Any
@@ -204,3 +205,30 @@ async def test_corrupt_compressed_robots_txt_fails_closed(site: LoopbackSite) ->
         r = await f.fetch(site.url("/a"))
     assert r.reason is Reason.ROBOTS and "fail closed" in r.detail
     assert "/a" not in site.paths()
+
+
+async def test_failed_closed_robots_txt_is_asked_again_after_the_error_ttl(
+    site: LoopbackSite,
+) -> None:
+    now = [1000.0]
+    site.route("/robots.txt", "down", status=503, content_type="text/plain")
+    site.route("/a", "<p>a</p>")
+    async with Fetcher(_settings(retries=0), clock=lambda: now[0]) as f:
+        first = await f.fetch(site.url("/a"))
+        site.route("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+        now[0] += 200  # still inside the 300 s error lifetime: not asked again
+        second = await f.fetch(site.url("/a"))
+        now[0] += 101
+        third = await f.fetch(site.url("/a"))
+    assert first.reason is Reason.ROBOTS and second.reason is Reason.ROBOTS
+    assert third.outcome is Outcome.FETCHED
+    assert site.paths() == ["/robots.txt", "/robots.txt", "/a"]
+
+
+async def test_robots_txt_is_fetched_once_per_origin_for_many_pages(site: LoopbackSite) -> None:
+    site.route("/robots.txt", "User-agent: *\nDisallow: /x\n", content_type="text/plain")
+    for i in range(10):
+        site.route(f"/p{i}", "<p>p</p>")
+    async with Fetcher(_settings()) as f:
+        await asyncio.gather(*(f.fetch(site.url(f"/p{i}")) for i in range(10)))
+    assert site.paths().count("/robots.txt") == 1
