@@ -1,6 +1,7 @@
 """triage's full pipeline side by side with Scrapy and a bare aiohttp + selectolax loop.
 
-    python bench/crawl_compare.py [--pages 4000] [--rounds 3] [--concurrency 64] [--json OUT]
+    python bench/crawl_compare.py [--pages 1000] [--rounds 3] [--concurrency 64] [--transports]
+                                  [--budget SECONDS] [--json OUT]
 
 Starts the synthetic site (bench/site.py) in its own process, then runs the same seed list through
 each crawler in alternating rounds (A B C A B C ...), each as a child process:
@@ -28,6 +29,7 @@ import json
 import statistics
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -82,12 +84,20 @@ def available(name: str) -> str | None:
     return None
 
 
-def run(pages: int, rounds: int, concurrency: int, crawlers: list[str]) -> tuple[list[Round], str]:
+def run(
+    pages: int, rounds: int, concurrency: int, crawlers: list[str], budget_s: float = 1e9
+) -> tuple[list[Round], str]:
+    """Alternating rounds; a new round starts only while the time budget lasts (>= 1 round)."""
     site_cpu, client_cpus, pin_note = cpu_plan()
     results: list[Round] = []
+    started = time.monotonic()
     with running_site(pages, site_cpu) as site, tempfile.TemporaryDirectory() as tmp:
         seeds = site.write_seeds(Path(tmp) / "seeds.txt")
         for r in range(rounds):
+            spent = time.monotonic() - started
+            if r and spent / r * (r + 1) > budget_s:
+                print(f"round {r + 1}: skipped (time budget {budget_s:.0f} s)", flush=True)
+                break
             for name in crawlers:
                 db = Path(tmp) / f"{name}-{r}.db"
                 cmd, env = _command(name, seeds, db, concurrency)
@@ -107,6 +117,10 @@ def run(pages: int, rounds: int, concurrency: int, crawlers: list[str]) -> tuple
                     site_cpu_share=st.cpu_s / st.span_s if st.span_s > 0 else 0.0,
                     ok=ok, note=note,
                 ))
+                last = results[-1]
+                print(f"round {r + 1} {name}: {last.pages_per_s:.0f} pages/s, "
+                      f"{last.cpu_ms_per_page:.2f} ms CPU/page, {last.peak_rss_mb:.0f} MB"
+                      + ("" if ok else f"  FAILED: {note}"), flush=True)
                 for db_file in Path(tmp).glob(f"{name}-{r}.db*"):
                     db_file.unlink()
     return results, pin_note
@@ -169,7 +183,7 @@ def table(summaries: list[Summary]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=4000)
+    parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--crawlers", default="triage,triage-fast,scrapy,bare",
@@ -177,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transports", action="store_true",
                         help="also run the bare loop over httpx's default and fast transports")
     parser.add_argument("--json", type=Path, help="write the summary here")
+    parser.add_argument("--budget", type=float, default=1e9,
+                        help="seconds: start no round that would not finish within this")
     args = parser.parse_args(argv)
     crawlers = [c for c in args.crawlers.split(",") if c]
     if args.transports:
@@ -188,14 +204,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {why}")
         else:
             runnable.append(name)
-    results, pin_note = run(args.pages, args.rounds, args.concurrency, runnable)
+    results, pin_note = run(args.pages, args.rounds, args.concurrency, runnable, args.budget)
     summaries = summarise(results, runnable)
-    print(f"crawl_compare: {args.pages} pages x {args.rounds} rounds, concurrency "
+    done_rounds = len(results) // max(len(runnable), 1)
+    print(f"crawl_compare: {args.pages} pages x {done_rounds} rounds, concurrency "
           f"{args.concurrency}, {machine()}; {pin_note}")
     print(table(summaries))
     if args.json:
         args.json.write_text(json.dumps({
-            "pages": args.pages, "rounds": args.rounds, "pinning": pin_note,
+            "pages": args.pages, "rounds": done_rounds, "pinning": pin_note,
             "summaries": [asdict(s) for s in summaries],
             "rounds_detail": [asdict(r) for r in results],
         }, indent=1))

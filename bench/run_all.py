@@ -7,8 +7,9 @@ remaining budget is skipped and says so):
   triage --help wall time (and, if over 0.3 s, the heaviest imports from python -X importtime)
   bench/crawl_compare.py   triage vs Scrapy vs the bare aiohttp loop (+ the httpx transports)
   bench/rescan_bench.py    triage rescan pages/s per core with the shipped packs
-  bench/rules_bench.py, bench/enqueue_bench.py, bench/network_bench.py   when present
-  bench/frontier_bench.py  ingest + watched crawl (scaled down: see SCALE below)
+  bench/frontier_bench.py  ingest + watched crawl (scaled down: see the constants below)
+  bench/rules_bench.py, bench/enqueue_bench.py, bench/network_bench.py   when present (their
+                           own output; each gets what is left of the budget, at most 100 s)
 Figures are quoted as ratios against the baselines run in the same command.
 """
 
@@ -32,9 +33,9 @@ from bench.harness import PYTHON, ROOT, bin_path, machine
 
 BENCH = ROOT / "bench"
 # Scaled-down defaults so the whole run fits 10 minutes on 2 cores (see bench/README.md).
-CRAWL_PAGES, CRAWL_ROUNDS = 1500, 3
+CRAWL_PAGES, CRAWL_ROUNDS, CRAWL_BUDGET = 1000, 3, 200
 RESCAN_PAGES = 1000
-FRONTIER_URLS, FRONTIER_CRAWL = 200_000, 5000
+FRONTIER_URLS, FRONTIER_CRAWL, FRONTIER_BUDGET = 100_000, 3000, 150
 OTHERS = ("rules_bench.py", "enqueue_bench.py", "network_bench.py")
 
 
@@ -163,38 +164,39 @@ def main(argv: list[str] | None = None) -> int:
     res["help"] = help_time()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        rc, _, _ = run([PYTHON, str(BENCH / "crawl_compare.py"), "--pages", str(CRAWL_PAGES),
-                        "--rounds", str(CRAWL_ROUNDS), "--transports",
-                        "--json", str(out / "crawl.json")], timeout=min(300, budget.left() - 200))
+        run([PYTHON, str(BENCH / "crawl_compare.py"), "--pages", str(CRAWL_PAGES),
+             "--rounds", str(CRAWL_ROUNDS), "--transports", "--budget", str(CRAWL_BUDGET),
+             "--json", str(out / "crawl.json")], timeout=min(CRAWL_BUDGET + 90, budget.left()))
         if (out / "crawl.json").exists():
             res["crawl"] = json.loads((out / "crawl.json").read_text())
-        if budget.left() > 120:
+        if budget.left() > 60:
             run([PYTHON, str(BENCH / "rescan_bench.py"), "--pages", str(RESCAN_PAGES),
-                 "--json", str(out / "rescan.json")], timeout=min(120, budget.left() - 100))
+                 "--json", str(out / "rescan.json")], timeout=min(90, budget.left()))
             if (out / "rescan.json").exists():
                 res["rescan"] = json.loads((out / "rescan.json").read_text())
         else:
             print("rescan_bench: skipped (time budget)")
+        if budget.left() > 60:
+            crawl_s = min(FRONTIER_BUDGET, budget.left()) - 45
+            run([PYTHON, str(BENCH / "frontier_bench.py"), "--urls", str(FRONTIER_URLS),
+                 "--crawl", str(FRONTIER_CRAWL), "--timeout", str(int(crawl_s)),
+                 "--json", str(out / "frontier.json")], timeout=min(FRONTIER_BUDGET + 30,
+                                                                    budget.left()))
+            if (out / "frontier.json").exists():
+                res["frontier"] = json.loads((out / "frontier.json").read_text())
+        else:
+            print("frontier_bench: skipped (time budget)")
         for name in OTHERS:
             path = BENCH / name
             if not path.exists():
                 print(f"{name}: not present, skipped")
                 continue
-            if budget.left() < 110:
+            if budget.left() < 20:
                 print(f"{name}: skipped (time budget)")
                 continue
-            rc, text, secs = run([PYTHON, str(path)], timeout=min(90, budget.left() - 100))
+            rc, text, secs = run([PYTHON, str(path)], timeout=min(100, budget.left() - 5))
             res.setdefault("others", {})[name] = {"rc": rc, "seconds": round(secs, 1),
                                                   "tail": text.strip().splitlines()[-12:]}
-        crawl_budget = max(30.0, budget.left() - 60)
-        if budget.left() > 60:
-            run([PYTHON, str(BENCH / "frontier_bench.py"), "--urls", str(FRONTIER_URLS),
-                 "--crawl", str(FRONTIER_CRAWL), "--timeout", str(int(crawl_budget - 40)),
-                 "--json", str(out / "frontier.json")], timeout=crawl_budget)
-            if (out / "frontier.json").exists():
-                res["frontier"] = json.loads((out / "frontier.json").read_text())
-        else:
-            print("frontier_bench: skipped (time budget)")
     res["total_s"] = round(time.monotonic() - started, 1)
     res["load_after"] = os.getloadavg()
     rows = table(res)
