@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("triage.pipeline")
 
+# A long-lived worker retries "not now" refusals (robots.txt unavailable, host paused) this often.
+TRANSIENT_RETRY_S = 300.0
+TRANSIENT_TRIES = 3
+
 # Pages larger than this are parsed in a thread so the event loop keeps serving other fetches.
 THREADED_EXTRACT_BYTES = 256 * 1024
 
@@ -111,6 +115,7 @@ class Pipeline:
         evidence: EvidenceSink | None = None,
         network: NetworkHook | None = None,
         follow_links: bool = True,
+        retry_transient: bool = False,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -119,6 +124,7 @@ class Pipeline:
         self.evidence = evidence
         self.network = network
         self.follow_links = follow_links
+        self.retry_transient = retry_transient
 
     async def process(self, claim: Claim) -> Processed:
         started = time.monotonic()
@@ -149,8 +155,18 @@ class Pipeline:
                 result = dataclasses.replace(
                     result, headers={**result.headers, **_evidence_headers(evidence_ref)}
                 )
+            retry_after: float | None = None
+            if self.retry_transient and _transient(result) and claim.attempts < TRANSIENT_TRIES:
+                retry_after = TRANSIENT_RETRY_S
+                result = dataclasses.replace(
+                    result,
+                    outcome=Outcome.FAILED,
+                    detail=f"{result.detail}; will try again in {TRANSIENT_RETRY_S:.0f} s "
+                    f"(attempt {claim.attempts} of {TRANSIENT_TRIES})",
+                )
             outcome = await self.store.record_result(
-                claim, self.worker_id, result, document, evaluation, entities
+                claim, self.worker_id, result, document, evaluation, entities,
+                retry_after=retry_after,
             )
             if document is not None and self.follow_links and document.links:
                 await self._follow(claim, document)
@@ -205,6 +221,13 @@ class Pipeline:
             await self.store.enqueue_discovered(claim, links, depth)
 
 
+def _transient(result: FetchResult) -> bool:
+    """Refusals that say "not now" rather than "no": robots.txt failed closed, host paused."""
+    if result.reason is Reason.HOST_PAUSED:
+        return True
+    return result.reason is Reason.ROBOTS and "fail closed" in result.detail
+
+
 def _evidence_headers(ref: dict[str, Any]) -> dict[str, str]:
     return {f"x-triage-warc-{k}": str(v) for k, v in ref.items()}
 
@@ -224,12 +247,14 @@ async def run_worker(
     lease_seconds: float = 120.0,
     drain_seconds: float = 20.0,
     fetcher: Fetcher | None = None,
+    retry_transient: bool | None = None,
 ) -> WorkerStats:
     """Claim, process and record URLs until `stop` is set (or, with idle_exit, nothing is left).
 
     On stop: no new claims; in-flight URLs get up to `drain_seconds` to finish; what is still
     running then is cancelled and its leases released, so another worker picks it up at once.
     `shared_politeness` makes per-host pacing go through the store (many workers, one rate).
+    `retry_transient` (default: when not `idle_exit`) re-queues "not now" refusals for later.
     """
     from crawler.fetch import Fetcher
 
@@ -246,7 +271,8 @@ async def run_worker(
         await active.__aenter__()
     try:
         pipeline = Pipeline(
-            store, active, rules, worker_id=worker, evidence=evidence, network=network
+            store, active, rules, worker_id=worker, evidence=evidence, network=network,
+            retry_transient=(not idle_exit) if retry_transient is None else retry_transient,
         )
         await store.recover(worker)
         in_flight: dict[int, asyncio.Task[Processed]] = {}

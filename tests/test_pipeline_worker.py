@@ -1,0 +1,81 @@
+"""The worker loop in-process: "not now" refusals are retried later by a long-lived worker,
+while a one-shot crawl records them as final."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from crawler.models import Seed
+from crawler.pipeline import run_worker
+from crawler.rules import RuleHolder
+from crawler.settings import FetchSettings
+from storage import open_store
+from tests.support.server import LoopbackSite
+
+RULES = Path(__file__).resolve().parent / "pipeline_rules"
+
+
+def settings() -> FetchSettings:
+    return FetchSettings.from_env({"TRIAGE_ALLOW_CIDRS": "127.0.0.1/32"}, per_host_rps=0.0)
+
+
+async def test_long_lived_worker_requeues_a_url_when_robots_txt_fails_closed(
+    site: LoopbackSite, tmp_path: Path
+) -> None:
+    site.route("/robots.txt", "oops", status=500, content_type="text/plain")
+    url = site.route("/ad", "<p>text my driver</p>")
+    async with open_store(tmp_path / "t.db") as store:
+        await store.add_batch("s.txt", "0" * 64, [Seed(url, "s.txt", 1)], [])
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            run_worker(store, settings(), RuleHolder(RULES), stop=stop, worker_id="w:1:0")
+        )
+        for _ in range(200):
+            records = await store.list_urls()
+            if records[0].reason == "robots":
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+        (record,) = await store.list_urls()
+    assert record.state == "queued"
+    assert record.reason == "robots" and record.detail and "will try again" in record.detail
+    assert "/ad" not in site.paths()
+
+
+async def test_one_shot_crawl_records_robots_failure_as_final(
+    site: LoopbackSite, tmp_path: Path
+) -> None:
+    site.route("/robots.txt", "oops", status=503, content_type="text/plain")
+    url = site.route("/ad", "<p>text my driver</p>")
+    async with open_store(tmp_path / "t.db") as store:
+        await store.add_batch("s.txt", "0" * 64, [Seed(url, "s.txt", 1)], [])
+        stats = await run_worker(store, settings(), RuleHolder(RULES), idle_exit=True)
+        (record,) = await store.list_urls()
+    assert stats.refused == 1
+    assert record.state == "refused" and record.reason == "robots"
+    assert "fail closed" in (record.detail or "")
+
+
+async def test_stop_drains_until_the_deadline_then_releases_leases(
+    site: LoopbackSite, tmp_path: Path
+) -> None:
+    seeds = [Seed(site.route(f"/p{i}", f"<p>page {i}</p>"), "s.txt", i + 1) for i in range(30)]
+    async with open_store(tmp_path / "t.db") as store:
+        await store.add_batch("s.txt", "1" * 64, seeds, [])
+        stop = asyncio.Event()
+        slow = FetchSettings.from_env({"TRIAGE_ALLOW_CIDRS": "127.0.0.1/32"}, per_host_rps=20.0)
+        task = asyncio.create_task(
+            run_worker(store, slow, RuleHolder(RULES), stop=stop, drain_seconds=0.3)
+        )
+        for _ in range(500):
+            if len(site.requests) >= 5:
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await task
+        counts = await store.counts()
+    assert counts["fetching"] == 0
+    assert counts["done"] + counts["queued"] == 30
+    assert 0 < counts["done"] < 30
