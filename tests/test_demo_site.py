@@ -162,3 +162,31 @@ def test_site_can_be_restarted_on_a_fresh_port() -> None:
         assert fetch(site, "/")[0] == 200
     with pytest.raises(RuntimeError):
         _ = site.port
+
+
+def test_run_forever_serves_until_interrupted() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    code = "from crawler.demo.site import run_forever; run_forever('127.0.0.1', 0)"
+    with subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            assert first.startswith("triage demo site on http://127.0.0.1:")
+            port = int(first.split("http://127.0.0.1:", 1)[1].split("/", 1)[0])
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/robots.txt")
+            assert conn.getresponse().read() == ROBOTS_TXT
+            conn.close()
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()

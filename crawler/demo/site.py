@@ -214,7 +214,10 @@ class DemoSite:
             raise RuntimeError("DemoSite already started")
         self._server = _Server((self.host, self._port), self._verbose)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="triage-demo-site", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="triage-demo-site",
+            daemon=True,
         )
         self._thread.start()
         return self
