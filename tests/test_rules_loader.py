@@ -239,3 +239,16 @@ def test_fixture_rules_pass_their_inline_tests() -> None:
     report = check_paths(FIXTURES)
     assert report.ok, [str(t) for t in report.failures] + [str(p) for p in report.problems]
     assert report.rules >= 6 and len(report.tests) >= 10
+
+
+def test_every_complete_rule_in_the_readme_loads_and_passes(tmp_path: Path) -> None:
+    import re
+
+    readme = (Path(__file__).parent.parent / "rules" / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "\ncondition:" in b]
+    assert len(blocks) >= 2
+    for i, block in enumerate(blocks):
+        (tmp_path / f"readme{i}.yaml").write_text(block, encoding="utf-8")
+    report = check_paths(tmp_path)
+    assert report.ok, [str(p) for p in report.problems] + [str(t) for t in report.failures]
+    assert report.rules >= 6
