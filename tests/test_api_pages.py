@@ -213,3 +213,10 @@ async def test_previous_and_next_links_across_queue_pages(
         want_prev = str(ids[i - 1]) if i > 0 else None
         want_next = str(ids[i + 1]) if i + 1 < len(ids) else None
         assert links((await client.get(f"/hits/{hit}")).text) == (want_prev, want_next)
+
+
+async def test_hit_page_explains_why_the_rule_fired(client: httpx.AsyncClient, store: Any) -> None:
+    hit = await add_hit(store)
+    await login(client)
+    html = (await client.get(f"/hits/{hit}")).text
+    assert "Fires when: <code>driver</code>" in html  # the condition of test.driver

@@ -211,9 +211,25 @@ async def hit_page(request: Request, hit_id: int) -> HTMLResponse:
         network=state_of(request).networks.network_of(hit)
         if state_of(request).networks is not None else None,
         history=history,
-        prev_id=prev_id, next_id=next_id, verdict_keys=VERDICT_KEYS,
+        prev_id=prev_id, next_id=next_id, verdict_keys=VERDICT_KEYS, notes=rule_notes(request),
         fetch=fetch_facts(data),
     )
+
+
+def rule_notes(request: Request) -> dict[str, dict[str, Any]]:
+    """rule id -> its description, condition and known false positives (from the rules in force)."""
+    current = getattr(state_of(request).rules, "current", None)
+    describe = getattr(current, "describe", None)
+    rows = describe() if callable(describe) else []
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows if isinstance(rows, list) else []:
+        if isinstance(row, dict) and row.get("id"):
+            out[str(row["id"])] = {
+                "description": str(row.get("description") or "").strip(),
+                "condition": str(row.get("condition") or ""),
+                "falsepositives": [str(x) for x in row.get("falsepositives") or []],
+            }
+    return out
 
 
 def fetch_facts(hit: dict[str, Any]) -> list[tuple[str, str]]:
