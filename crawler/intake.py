@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from crawler.errors import SeedError
+from crawler.errors import SeedError, TriageError
 
 if TYPE_CHECKING:
     from storage.base import Store
@@ -133,7 +133,7 @@ class Inbox:
         while not stop.is_set():
             try:
                 await self.scan()
-            except OSError as exc:
+            except (OSError, TriageError) as exc:  # store down, disk full: try again next poll
                 log.error("inbox_scan_failed", error=repr(exc))
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
