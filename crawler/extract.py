@@ -75,9 +75,11 @@ _CELL_OPEN = re.compile(r"(<t[dh](?:[\s/][^<>]{0,4096})?>)", re.IGNORECASE)
 _OTHER_SPACES = re.compile(
     r"[\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000]"
 )
-_MULTI_SPACE = re.compile(" {2,}")
+_REMOVED_TAG_SET = frozenset(_REMOVED_TAGS)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-_HIDDEN_SELECTOR = '[hidden], [aria-hidden="true" i], [style*="none" i], [style*="hidden" i]'
+_INVISIBLE_SELECTOR = ", ".join(_REMOVED_TAGS) + (
+    ', [hidden], [aria-hidden="true" i], [style*="none" i], [style*="hidden" i]'
+)
 # substrings of class/id values that mark a contact block (contacto, telefono, telephone and
 # kontakty are covered by shorter words); "tel" and "call" only as whole class names
 _CONTACT_WORDS = ("contact", "kontakt", "contatto", "phone", "telefon", "whatsapp", "telegram",
@@ -301,7 +303,9 @@ def _is_html(body: bytes, media: str) -> bool:
 def _lines(text: str) -> str:
     """Marked text -> lines: whitespace collapsed within lines, empty lines dropped."""
     text = text.replace("\n", " ").replace("\t", " ").replace("\r", " ")
-    text = _MULTI_SPACE.sub(" ", _OTHER_SPACES.sub(" ", text))
+    text = _OTHER_SPACES.sub(" ", text)
+    while "  " in text:  # str.replace beats a regex here: single spaces are everywhere
+        text = text.replace("    ", " ").replace("  ", " ")
     return "\n".join(line for line in (part.strip() for part in text.split(BLOCK)) if line)
 
 
@@ -373,15 +377,18 @@ def _raw_markup(text: str, url: str, warnings: list[str]) -> Document:
 
 
 def _remove_hidden(tree: LexborHTMLParser) -> None:
-    tree.strip_tags(_REMOVED_TAGS)
-    hidden: list[LexborNode] = []
-    for node in tree.css(_HIDDEN_SELECTOR):
+    """Remove what a reader never sees, in one selector pass (results come in document order)."""
+    doomed: list[LexborNode] = []
+    for node in tree.css(_INVISIBLE_SELECTOR):
+        if node.tag in _REMOVED_TAG_SET:
+            doomed.append(node)
+            continue
         attrs = node.attributes
         if "hidden" in attrs or (attrs.get("aria-hidden") or "").strip().lower() == "true":
-            hidden.append(node)
+            doomed.append(node)
         elif _HIDDEN_STYLE.search(attrs.get("style") or ""):
-            hidden.append(node)
-    for node in reversed(hidden):  # descendants before ancestors: no node is used after free
+            doomed.append(node)
+    for node in reversed(doomed):  # descendants before ancestors: no node is used after free
         node.decompose()
 
 
