@@ -448,6 +448,8 @@ def _links_and_contact_targets(
         if not href:
             continue
         href = href.strip()
+        if BLOCK in href:  # a block tag written inside the attribute value got a marker
+            href = href.replace(BLOCK, "")
         if _MESSAGING_HREF.match(href):
             contact.append(_one_line(unquote(href), 500))
             label = _one_line(node.text(deep=True, separator=" ", strip=False), 500)

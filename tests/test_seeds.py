@@ -6,6 +6,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler.errors import SeedError
 from crawler.seeds import parse_seed_text, read_seed_file
@@ -144,3 +146,20 @@ def test_shipped_example_seed_lists_parse_cleanly() -> None:
     assert txt.duplicates == 1 and txt.form == "lines"
     assert csv_.form == "csv" and all(s.url.startswith("https://") for s in csv_.seeds)
     assert any(s.label for s in csv_.seeds)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=60),
+            st.sampled_from(["url,label", "https://a.example/", "#c", "http://ü.example/x#y"]),
+        ),
+        max_size=12,
+    )
+)
+def test_parse_never_raises_and_accounts_for_every_line(lines: list[str]) -> None:
+    parsed = parse_seed_text("\n".join(lines), "fuzz.txt")
+    assert all(s.url.startswith(("http://", "https://")) for s in parsed.seeds)
+    assert len({s.url for s in parsed.seeds}) == len(parsed.seeds)
+    assert all(r.reason for r in parsed.rejects)
