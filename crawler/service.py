@@ -29,7 +29,7 @@ from typing import Any
 
 import structlog
 
-from crawler.errors import SettingsError
+from crawler.errors import SettingsError, TriageError
 
 log = structlog.get_logger("triage.service")
 
@@ -430,4 +430,15 @@ def run_service(settings: ServiceSettings, fetch: Any = None) -> None:
     from crawler import logs
 
     logs.configure(settings.log_format, settings.log_level)  # type: ignore[arg-type]
-    asyncio.run(Service(settings, fetch).run())
+    try:
+        asyncio.run(Service(settings, fetch).run())
+    except BaseExceptionGroup as group:
+        # A task of the group failed (store gone, port lost): report the first known error
+        # the way the CLI reports any other, instead of a traceback of the whole group.
+        known = group.subgroup(lambda exc: isinstance(exc, TriageError))
+        if known is not None:
+            first: BaseException = known
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            raise first from group
+        raise
