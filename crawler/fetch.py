@@ -23,15 +23,12 @@ import hashlib
 import http.cookiejar
 import re
 import time
-import urllib.request
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
-import httpcore
 import httpx
 import structlog
 from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_none
@@ -45,6 +42,8 @@ from crawler.netguard import (
     system_resolver,
     vet_host,
 )
+from crawler.pinning import _PINS as _PINS  # re-exported: bench/triage_fast.py reads it
+from crawler.pinning import NoCookies, PinnedBackend
 from crawler.policy import SourcePolicy
 from crawler.politeness import HostLimits, HostSlot, Pace, parse_retry_after
 from crawler.robots import RobotsCache, RobotsResponse, max_age
@@ -59,79 +58,6 @@ KEPT_HEADERS = (
 )
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8"
 _CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.I)
-
-# host -> vetted address, for the task that is sending a request (see PinnedBackend)
-_PINS: ContextVar[dict[str, str] | None] = ContextVar("triage_pins", default=None)
-
-
-# --------------------------------------------------------------------------- connection pinning
-
-
-class PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Connects only to the address fetch.py vetted for this host in this task; never resolves.
-
-    httpcore still uses the host *name* for TLS SNI and certificate checks, and httpx for the
-    Host header. A connection with no pin is refused (fail closed). `connects` logs every attempt.
-    """
-
-    def __init__(self, guard: AddressGuard, passthrough: set[str] | None = None) -> None:
-        self._inner = httpcore.AnyIOBackend()
-        self._guard = guard
-        self._passthrough = passthrough or set()  # the configured proxy, resolved normally
-        self.connects: list[tuple[str, int]] = []
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.AsyncNetworkStream:
-        key = host.strip("[]").lower()
-        if key in self._passthrough:
-            return await self._inner.connect_tcp(host, port, timeout, local_address,
-                                                 socket_options)
-        ip = (_PINS.get() or {}).get(key)
-        if ip is None:
-            raise httpcore.ConnectError(f"refusing a connection to {host}: address not vetted")
-        why = self._guard.check(ip)
-        if why is not None:
-            raise httpcore.ConnectError(f"refusing a connection to {host}: {why}")
-        self.connects.append((ip, port))
-        return await self._inner.connect_tcp(ip, port, timeout, local_address, socket_options)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        socket_options: Any = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are never used")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _NoCookies(http.cookiejar.CookiePolicy):
-    """Never store and never send a cookie."""
-
-    netscape = True
-    rfc2965 = False
-    hide_cookie2 = True
-
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
-        return False
-
-    def return_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
-        return False
-
-    def domain_return_ok(self, domain: str, request: urllib.request.Request) -> bool:
-        return False
-
-    def path_return_ok(self, path: str, request: urllib.request.Request) -> bool:
-        return False
-
 
 # --------------------------------------------------------------------------- one exchange
 
@@ -232,7 +158,7 @@ class Fetcher:
             transport=transport,
             follow_redirects=False,
             trust_env=False,
-            cookies=http.cookiejar.CookieJar(policy=_NoCookies()),  # a jar that never stores
+            cookies=http.cookiejar.CookieJar(policy=NoCookies()),  # a jar that never stores
             timeout=httpx.Timeout(connect=s.connect_timeout, read=s.read_timeout,
                                   write=s.read_timeout, pool=s.total_timeout),
             headers={"User-Agent": s.user_agent, "Accept": ACCEPT,
@@ -314,7 +240,7 @@ class Fetcher:
         redirects: list[str] = []
         current = url
         for hop in range(self.settings.max_redirects + 1):
-            vetted = await self._vet(current, robots=True)
+            vetted = await self._vet(current, page=True)
             if not isinstance(vetted, _Vetted):
                 outcome, reason, detail = vetted
                 if hop > 0 and outcome is Outcome.REFUSED:
@@ -346,8 +272,11 @@ class Fetcher:
             final_url=current, redirects=tuple(redirects),
         )
 
-    async def _vet(self, url: str, *, robots: bool) -> _Vetted | tuple[Outcome, Reason, str]:
-        """Every check before a request to `url`; the vetted address to pin, or why not."""
+    async def _vet(self, url: str, *, page: bool) -> _Vetted | tuple[Outcome, Reason, str]:
+        """Every check before a request to `url`; the vetted address to pin, or why not.
+
+        `page`: a page hop (policy, paused host and robots.txt checked too); robots.txt
+        fetches are vetted for scheme and address only."""
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https"):
             scheme = parts.scheme or "(none)"
@@ -365,7 +294,7 @@ class Fetcher:
             return Outcome.REFUSED, Reason.SCHEME, f"invalid URL {url!r}: {exc}"
         if parts.username is not None or parts.password is not None:
             return Outcome.REFUSED, Reason.POLICY, "URL carries credentials (user:password@)"
-        if robots:  # page fetches; robots.txt itself is only vetted for scheme and address
+        if page:
             why = self.policy.decide(url)
             if why is not None:
                 return Outcome.REFUSED, Reason.POLICY, why
@@ -383,7 +312,7 @@ class Fetcher:
         if ip is None:
             return Outcome.REFUSED, Reason.ADDRESS, why or "address refused"
         vetted = _Vetted(host, ip)
-        if robots:
+        if page:
             refusal = await self.robots.refusal(url)
             self.slot(host).set_crawl_delay(await self.robots.crawl_delay(url))
             if refusal is not None:
@@ -394,7 +323,7 @@ class Fetcher:
         """GET /robots.txt, redirects up to 5 hops, each vetted by scheme and netguard."""
         current = robots_url
         for _hop in range(5 + 1):
-            vetted = await self._vet(current, robots=False)
+            vetted = await self._vet(current, page=False)
             if not isinstance(vetted, _Vetted):
                 return RobotsResponse(error=f"{current}: {vetted[2]}")
             ex = await self._exchange(current, vetted, robots_txt=True)

@@ -1,0 +1,91 @@
+"""Connection pinning and the cookie policy for fetch.py's one httpx client.
+
+`PinnedBackend` is an httpcore network backend that connects only to the address fetch.py vetted
+for the host in the current task (`_PINS`, a context variable set around each request). It never
+resolves a name itself, so a DNS answer cannot change between the check and the connection (DNS
+rebinding). httpcore still uses the host *name* for TLS SNI and certificate checks, and httpx for
+the Host header. `NoCookies` is a cookie policy that never stores and never sends a cookie.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import urllib.request
+from contextvars import ContextVar
+from typing import Any
+
+import httpcore
+
+from crawler.netguard import AddressGuard
+
+# host -> vetted address, for the task that is sending a request (see PinnedBackend)
+_PINS: ContextVar[dict[str, str] | None] = ContextVar("triage_pins", default=None)
+
+
+# --------------------------------------------------------------------------- connection pinning
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to the address fetch.py vetted for this host in this task; never resolves.
+
+    httpcore still uses the host *name* for TLS SNI and certificate checks, and httpx for the
+    Host header. A connection with no pin is refused (fail closed). `connects` logs every attempt.
+    """
+
+    def __init__(self, guard: AddressGuard, passthrough: set[str] | None = None) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._guard = guard
+        self._passthrough = passthrough or set()  # the configured proxy, resolved normally
+        self.connects: list[tuple[str, int]] = []
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        key = host.strip("[]").lower()
+        if key in self._passthrough:
+            return await self._inner.connect_tcp(host, port, timeout, local_address,
+                                                 socket_options)
+        ip = (_PINS.get() or {}).get(key)
+        if ip is None:
+            raise httpcore.ConnectError(f"refusing a connection to {host}: address not vetted")
+        why = self._guard.check(ip)
+        if why is not None:
+            raise httpcore.ConnectError(f"refusing a connection to {host}: {why}")
+        self.connects.append((ip, port))
+        return await self._inner.connect_tcp(ip, port, timeout, local_address, socket_options)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are never used")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class NoCookies(http.cookiejar.CookiePolicy):
+    """Never store and never send a cookie."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: urllib.request.Request) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: urllib.request.Request) -> bool:
+        return False
