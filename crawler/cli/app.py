@@ -19,13 +19,20 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts show "[env X; default Y]" literally
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-rules_app = typer.Typer(help="Check and try indicator rules.", no_args_is_help=True)
-queue_app = typer.Typer(
-    help="The review queue: list and review flagged pages.", no_args_is_help=True
+rules_app = typer.Typer(
+    help="Check and try indicator rules.", no_args_is_help=True, rich_markup_mode=None
 )
-evidence_app = typer.Typer(help="WARC evidence of flagged pages.", no_args_is_help=True)
+queue_app = typer.Typer(
+    help="The review queue: list and review flagged pages.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+evidence_app = typer.Typer(
+    help="WARC evidence of flagged pages.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(rules_app, name="rules")
 app.add_typer(queue_app, name="queue")
 app.add_typer(evidence_app, name="evidence")

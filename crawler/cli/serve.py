@@ -15,7 +15,9 @@ import typer
 from crawler.cli.app import RulesOption, app
 from crawler.errors import SettingsError, UsageError
 
-reviewer_app = typer.Typer(help="Reviewer accounts for the review pages.", no_args_is_help=True)
+reviewer_app = typer.Typer(
+    help="Reviewer accounts for the review pages.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(reviewer_app, name="reviewer")
 
 ReviewersOption = Annotated[
