@@ -15,6 +15,7 @@ from crawler.cli.app import DbOption, RulesOption, app
 from crawler.errors import UsageError
 
 if TYPE_CHECKING:
+    from crawler.models import SeedReject
     from crawler.pipeline import Processed, WorkerStats
     from crawler.seeds import SeedFile
     from crawler.settings import FetchSettings
@@ -60,6 +61,12 @@ def _read_seeds(paths: list[Path]) -> list[SeedFile]:
             raise UsageError(f"seed file not found: {path}")
         files.append(read_seed_file(path))
     return files
+
+
+def _reject_line(r: SeedReject) -> str:
+    text = r.text.strip()[:120]
+    detail = r.reason if text and text in r.reason else f"{r.reason}: {text}"
+    return f"{r.source}:{r.line}: rejected: {detail}"
 
 
 def _check_log_format(value: str) -> str:
@@ -242,6 +249,7 @@ def _console() -> Any:
 
 
 def _print_queue(console: Any, hits: list[dict[str, Any]], title: str) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     if not hits:
@@ -253,7 +261,7 @@ def _print_queue(console: Any, hits: list[dict[str, Any]], title: str) -> None:
     for h in hits:
         why = [f"{ind['rule_id']}{_quotes(ind)}" for ind in h["indicators"]]
         table.add_row(
-            str(h["id"]), h["priority"], f"{h['score']:g}", h["url"], "\n".join(why)
+            str(h["id"]), h["priority"], f"{h['score']:g}", escape(h["url"]), escape("\n".join(why))
         )
     console.print(table)
 
@@ -294,7 +302,7 @@ def crawl(
     seed_files = _read_seeds(seeds or [])
     rejects = [r for sf in seed_files for r in sf.rejects]
     for r in rejects:
-        typer.echo(f"{r.source}:{r.line}: rejected: {r.reason}: {r.text[:120]}", err=True)
+        typer.echo(_reject_line(r), err=True)
     if strict and rejects:
         raise UsageError(f"{len(rejects)} bad seed line(s) and --strict given; nothing fetched")
     stats, hits, counts = asyncio.run(
@@ -376,6 +384,7 @@ def urls(
         for rec in records:
             typer.echo(json.dumps(rec, ensure_ascii=False))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table()
@@ -383,7 +392,8 @@ def urls(
         table.add_column(col, overflow="fold")
     for rec in records:
         table.add_row(
-            str(rec["id"]), rec["state"], rec["reason"] or "", rec["url"], rec["detail"] or ""
+            str(rec["id"]), rec["state"], rec["reason"] or "", escape(rec["url"]),
+            escape(rec["detail"] or ""),
         )
     _console().print(table)
 
@@ -416,7 +426,7 @@ def demo(
     with DemoSite("127.0.0.1", port):
         seed_files = _read_seeds([seed_path])
         for r in (r for sf in seed_files for r in sf.rejects):
-            typer.echo(f"{r.source}:{r.line}: rejected: {r.reason}: {r.text[:120]}", err=True)
+            typer.echo(_reject_line(r), err=True)
         stats, hits, counts = asyncio.run(
             _crawl(
                 db, seed_files, settings, rules,
