@@ -378,3 +378,20 @@ def test_short_messenger_abbreviations_are_cues() -> None:
 
 def test_two_numbers_side_by_side_are_both_found() -> None:
     assert phones("Tel 0151 2345 6789 / 0176 1234 5678") == ["+4915123456789", "+4917612345678"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("a@b.de", ["a@b.de"]),
+        ("x a@b.de, c.d+e@mail.example.org; f@g.com", ["a@b.de", "c.d+e@mail.example.org",
+                                                       "f@g.com"]),
+        ("anna[at]example[dot]org", ["anna@example.org"]),
+        ("ANNA (AT) EXAMPLE (DOT) ORG", ["anna@example.org"]),
+        ("x" * 70 + "@example.org", []),
+        ("@example.org alone", []),
+        ("anna@localhost", []),
+    ],
+)
+def test_email_shapes(body: str, expected: list[str]) -> None:
+    assert values(doc(body), "email") == expected
