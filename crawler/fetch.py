@@ -51,6 +51,7 @@ from crawler.settings import FetchSettings
 
 log = structlog.get_logger("triage.fetch")
 
+MAX_IDLE_SLOTS = 20_000  # per-host slots kept before idle ones are forgotten
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 KEPT_HEADERS = (
     "content-type", "content-length", "content-encoding", "content-language", "last-modified",
@@ -206,8 +207,15 @@ class Fetcher:
                 backoff_base=s.backoff_base, backoff_max=s.backoff_max,
                 fail_limit=s.host_fail_limit, pause=s.host_pause,
             )
+            if len(self._slots) >= MAX_IDLE_SLOTS:
+                self._prune_slots()
             slot = self._slots[host] = HostSlot(host, limits)  # waits use real time
         return slot
+
+    def _prune_slots(self) -> None:
+        """Forget hosts with nothing in flight and nothing to remember (bounded memory)."""
+        for host in [h for h, slot in self._slots.items() if slot.idle()]:
+            del self._slots[host]
 
     # ------------------------------------------------------------------ fetch
 

@@ -57,6 +57,7 @@ class HostSlot:
         self.paused_until = 0.0
         self.pause_reason = ""
         self.requests = 0
+        self._users = 0  # tasks waiting for or holding a turn
         self._depart = asyncio.Lock()
         self._last_departure = float("-inf")
 
@@ -86,6 +87,17 @@ class HostSlot:
         self, pace: Pace | None = None, gate: asyncio.Semaphore | None = None
     ) -> AsyncIterator[None]:
         """Wait for this host's turn, then hold `gate` (the global limit) for the exchange only."""
+        self._users += 1
+        try:
+            async with self._turn(pace, gate):
+                yield
+        finally:
+            self._users -= 1
+
+    @asynccontextmanager
+    async def _turn(
+        self, pace: Pace | None, gate: asyncio.Semaphore | None
+    ) -> AsyncIterator[None]:
         async with self._sem:
             # blocked_until may move later while we sleep (another 429): look again after
             while (wait := self.blocked_until - self._clock()) > 0:  # noqa: ASYNC110
@@ -106,6 +118,13 @@ class HostSlot:
                     self._last_departure = self._clock()
                 self.requests += 1
                 yield
+
+    def idle(self) -> bool:
+        """Nothing in flight, nothing waiting, no backoff, pause or spacing still to honour."""
+        now = self._clock()
+        return (self._users == 0
+                and self.blocked_until <= now and self.paused_until <= now
+                and self._last_departure + self.interval <= now and self.failures == 0)
 
     # ------------------------------------------------------------------ outcomes
 

@@ -27,6 +27,7 @@ from protego import Protego
 
 from crawler.settings import FetchSettings
 
+MAX_ORIGINS = 20_000  # cached origins before expired entries are dropped
 Verdict = Literal["allow_all", "disallow_all", "rules"]
 
 
@@ -160,8 +161,19 @@ class RobotsCache:
                 return cached
             resp = await self._fetch(origin + "/robots.txt")
             rules = rules_from_response(origin, resp, self._clock(), self.settings)
+            if len(self._rules) >= MAX_ORIGINS:
+                self._prune()
             self._rules[origin] = rules
             return rules
+
+    def _prune(self) -> None:
+        """Drop expired entries (bounded memory on long runs over many origins)."""
+        now = self._clock()
+        for origin in [o for o, r in self._rules.items() if r.expires_at <= now]:
+            del self._rules[origin]
+            lock = self._locks.get(origin)
+            if lock is not None and not lock.locked():
+                del self._locks[origin]
 
     async def refusal(self, url: str) -> str | None:
         """None if robots.txt lets our token fetch `url`, else the reason."""

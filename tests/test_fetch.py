@@ -331,3 +331,22 @@ async def test_requests_go_through_the_configured_proxy() -> None:
     # robots.txt went through the gateway too, then the page: both in absolute form
     assert seen == ["GET http://far.test:8080/robots.txt HTTP/1.1",
                     "GET http://far.test:8080/page HTTP/1.1"]
+
+
+async def test_dns_rebinding_between_two_requests_is_caught(site: LoopbackSite) -> None:
+    # page 1 and its robots.txt resolve to loopback (allowed here); then the name "rebinds"
+    answers = iter([["127.0.0.1"], ["127.0.0.1"], ["10.0.0.1"]])
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return next(answers)
+
+    site.route("/a", "<p>a</p>")
+    site.route("/b", "<p>b</p>")
+    async with Fetcher(settings(), resolver=rebinding) as f:
+        first = await f.fetch(f"http://rebind.test:{site.port}/a")
+        second = await f.fetch(f"http://rebind.test:{site.port}/b")
+        connects = list(f.backend.connects)
+    assert first.outcome is Outcome.FETCHED
+    assert second.reason is Reason.ADDRESS and "10.0.0.1" in second.detail
+    assert site.paths() == ["/robots.txt", "/a"]
+    assert all(ip == "127.0.0.1" for ip, _ in connects)

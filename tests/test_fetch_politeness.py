@@ -208,3 +208,15 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now_epoch=1445412470.0) == 10.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+async def test_idle_host_slots_are_forgotten_but_busy_ones_kept(site: LoopbackSite) -> None:
+    site.route("/a", "<p>a</p>")
+    async with Fetcher(settings(per_host_rps=1000)) as f:
+        await f.fetch(site.url("/a"))
+        await asyncio.sleep(0.01)
+        busy = f.slot("busy.test")
+        busy.failed("HTTP 503", retry_after=60)
+        f._prune_slots()
+        assert "127.0.0.1" not in f._slots
+        assert f._slots["busy.test"] is busy
