@@ -24,9 +24,9 @@ from crawler.rules.prefilter import (
     ViewPlan,
     attach_sets,
     build_plans,
+    confirm,
+    find_all,
     scan_literals,
-    scan_regexes,
-    unfiltered_candidates,
 )
 from crawler.rules.scoring import score_indicators
 
@@ -76,15 +76,33 @@ class RuleInfo:
         }
 
 
-Group = tuple[int, str, View, list[tuple[int, int]]]  # (pattern index, scope, view, view spans)
+class Group:
+    """One pattern's matches in one scope; a regex's spans are found on first use."""
+
+    __slots__ = ("_spans", "index", "regex", "scope", "view")
+
+    def __init__(
+        self, index: int, scope: str, view: View, spans: list[tuple[int, int]] | None, regex: Any
+    ) -> None:
+        self.index = index
+        self.scope = scope
+        self.view = view
+        self._spans = spans
+        self.regex = regex
+
+    def spans(self) -> list[tuple[int, int]]:
+        """Match offsets in the view text (never empty: a group exists only if it matched)."""
+        if self._spans is None:
+            self._spans = find_all(self.regex, self.view.text)
+        return self._spans
 
 
 def _original(groups: list[Group], scope: str) -> list[tuple[int, int]]:
     """The groups' matches in `scope` as original-text offsets, sorted (at most NEAR_HITS)."""
     out: list[tuple[int, int]] = []
-    for _, sc, view, spans in groups:
-        if sc == scope:
-            out.extend(view.to_original(s, e) for s, e in spans[:NEAR_HITS])
+    for g in groups:
+        if g.scope == scope:
+            out.extend(g.view.to_original(s, e) for s, e in g.spans()[:NEAR_HITS])
     out.sort()
     return out[:NEAR_HITS]
 
@@ -101,10 +119,10 @@ class _PageContext:
         return sel in self.hits
 
     def distinct(self, sel: str) -> int:
-        return len({g[0] for g in self.hits.get(sel, ())})
+        return len({g.index for g in self.hits.get(sel, ())})
 
     def count(self, sel: str) -> int:
-        return sum(len(g[3]) for g in self.hits.get(sel, ()))
+        return sum(len(g.spans()) for g in self.hits.get(sel, ()))
 
     def extracted(self, kind: str, subtype: str) -> bool:
         return (kind, subtype) in self.kinds
@@ -113,7 +131,7 @@ class _PageContext:
         groups_a, groups_b = self.hits.get(a), self.hits.get(b)
         if not groups_a or not groups_b:
             return False
-        for scope in {g[1] for g in groups_a} & {g[1] for g in groups_b}:
+        for scope in {g.scope for g in groups_a} & {g.scope for g in groups_b}:
             text = self.doc.text(scope)  # type: ignore[arg-type]
             spans_a, spans_b = _original(groups_a, scope), _original(groups_b, scope)
             starts_b = [s for s, _ in spans_b]
@@ -189,7 +207,7 @@ class RuleSet:
         by_rule: dict[int, dict[str, list[Group]]] = {}
         for gid, scope, view, spans in self._scan(doc):
             ref = self._refs[gid]
-            group: Group = (ref.pattern.index, scope, view, spans)
+            group = Group(ref.pattern.index, scope, view, spans, ref.pattern.regex)
             by_rule.setdefault(ref.rule, {}).setdefault(ref.selection, []).append(group)
         for ri in self._always:
             by_rule.setdefault(ri, {})
@@ -216,10 +234,10 @@ class RuleSet:
             family_scores=families,
         )
 
-    def _scan(self, doc: Document) -> list[tuple[int, str, View, list[tuple[int, int]]]]:
-        """Every pattern match: (pattern gid, scope, view, spans as view offsets)."""
+    def _scan(self, doc: Document) -> list[tuple[int, str, View, list[tuple[int, int]] | None]]:
+        """Every matching pattern: (gid, scope, view, literal spans or None for a regex)."""
         lang = _lang(doc)
-        out: list[tuple[int, str, View, list[tuple[int, int]]]] = []
+        out: list[tuple[int, str, View, list[tuple[int, int]] | None]] = []
         for scope in self._scopes:
             text = doc.text(scope)  # type: ignore[arg-type]
             if not text:
@@ -237,12 +255,17 @@ class RuleSet:
                     candidates = scan_literals(
                         plan.automaton, view.text, self._refs, scope, lang, found
                     )
-                if plan.unfiltered:
-                    candidates.update(unfiltered_candidates(plan, view.text))
-                if candidates:
-                    scan_regexes(candidates, view.text, self._refs, scope, lang, found)
+                candidates.update(plan.unfiltered)
                 out.extend((gid, scope, view, spans) for gid, spans in found.items() if spans)
+                candidates = {g for g in candidates if self._applies(g, scope, lang)}
+                if candidates:
+                    out.extend((g, scope, view, None) for g in confirm(plan, candidates, view.text))
         return out
+
+    def _applies(self, gid: int, scope: str, lang: str | None) -> bool:
+        ref = self._refs[gid]
+        langs = ref.pattern.langs
+        return scope in ref.scopes and not (lang and langs and lang not in langs)
 
     def _indicator(
         self, doc: Document, rule: CompiledRule, hits: dict[str, list[Group]]
@@ -252,10 +275,10 @@ class RuleSet:
         for sel, groups in hits.items():
             if sel not in rule.evidence_selections:
                 continue
-            for _, scope, view, spans in groups:
-                for s, e in spans[:MAX_SPANS]:
-                    start, end = view.to_original(s, e)
-                    evidence.add((order.get(scope, 9), start, end, scope))
+            for g in groups:
+                for s, e in g.spans()[:MAX_SPANS]:
+                    start, end = g.view.to_original(s, e)
+                    evidence.add((order.get(g.scope, 9), start, end, g.scope))
         spec = rule.source.spec
         return Indicator(
             rule_id=spec.id,

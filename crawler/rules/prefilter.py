@@ -2,8 +2,10 @@
 
 Per text form (view key) there is one Aho-Corasick automaton holding every literal of every rule
 and the atoms of every regex. Scanning a page's text once yields literal matches directly (after
-the whole-word check) and the set of regexes worth running. Regexes without atoms are grouped in
-one `re2.Set` per view key that says in one pass which of them match at all.
+the whole-word check) and the regexes whose atoms all occur. Those candidates (and the regexes
+without atoms) are then confirmed by `re2.Set`s of CHUNK regexes: one pass per chunk says which
+match at all. Where a confirmed regex matches is only computed when a condition (count, near) or
+the evidence of a fired rule needs it (engine.py).
 
 Cost per page is one automaton pass per view key in use (usually one or two) plus the work for
 patterns that actually occur, so it barely grows with the number of rules.
@@ -12,7 +14,7 @@ patterns that actually occur, so it barely grows with the number of rules.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ahocorasick
@@ -22,6 +24,7 @@ from crawler.rules.normalize import ViewKey
 from crawler.rules.patterns import CompiledPattern
 
 MAX_MATCHES = 1000  # per pattern per scope; a pathological page cannot blow up memory
+CHUNK = 32  # regexes per re2.Set
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +48,17 @@ class ViewPlan:
     scopes: frozenset[str]
     automaton: Any  # ahocorasick.Automaton | None
     unfiltered: tuple[int, ...]  # regex gids without atoms
-    unfiltered_set: Any  # re2.Set over `unfiltered` (None when fewer than 2)
+    chunks: tuple[RegexChunk, ...] = ()  # every regex of this view, in re2.Sets
+    chunk_of: dict[int, int] = field(default_factory=dict)  # regex gid -> chunk index
     gate: Any = None  # cased views: case-insensitive re2.Set run on the folded view first
+
+
+@dataclass(frozen=True, slots=True)
+class RegexChunk:
+    """Up to CHUNK regexes in one re2.Set: one pass says which of them match at all."""
+
+    regex_set: Any  # re2.Set
+    gids: tuple[tuple[int, ...], ...]  # per set index: the regex gids with that source
 
 
 def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
@@ -80,36 +92,67 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
             scopes=frozenset(scopes[key]),
             automaton=automaton,
             unfiltered=tuple(unfiltered.get(key, ())),
-            unfiltered_set=None,
         )
     return plans
 
 
+def _regex_set(sources: Iterable[str], cased: bool) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    options.case_sensitive = cased
+    options.max_mem = 64 << 20
+    the_set = re2.Set.SearchSet(options)
+    for source in sources:
+        the_set.Add(source)
+    the_set.Compile()
+    return the_set
+
+
 def attach_sets(plans: dict[ViewKey, ViewPlan], refs: list[PatternRef]) -> dict[ViewKey, ViewPlan]:
-    """Group each view's unfiltered regexes into one re2.Set (index in set == position)."""
+    """Put each view's regexes into re2.Sets of CHUNK (small sets keep RE2's DFA small)."""
     out: dict[ViewKey, ViewPlan] = {}
     for key, plan in plans.items():
-        the_set = None
-        if len(plan.unfiltered) >= 2:
-            options = re2.Options()
-            options.log_errors = False
-            options.case_sensitive = key.cased
-            the_set = re2.Set.SearchSet(options)
-            for gid in plan.unfiltered:
-                the_set.Add(refs[gid].pattern.regex_source)
-            the_set.Compile()
+        by_source: dict[str, list[int]] = {}
+        for ref in refs:
+            if ref.pattern.is_regex and ref.pattern.key == key:
+                by_source.setdefault(ref.pattern.regex_source, []).append(ref.gid)
+        sources = list(by_source)
+        chunks: list[RegexChunk] = []
+        chunk_of: dict[int, int] = {}
+        for i in range(0, len(sources), CHUNK):
+            part = sources[i : i + CHUNK]
+            for source in part:
+                for gid in by_source[source]:
+                    chunk_of[gid] = len(chunks)
+            chunks.append(
+                RegexChunk(_regex_set(part, key.cased), tuple(tuple(by_source[s]) for s in part))
+            )
         gate = None
-        sources = [refs[gid].pattern.regex_source for gid in plan.unfiltered]
-        if key.cased and plan.automaton is None and sources and all(s.isascii() for s in sources):
-            options = re2.Options()
-            options.log_errors = False
-            options.case_sensitive = False
-            gate = re2.Set.SearchSet(options)
-            for source in sources:
-                gate.Add(source)
-            gate.Compile()
-        out[key] = ViewPlan(plan.key, plan.scopes, plan.automaton, plan.unfiltered, the_set, gate)
+        unfiltered = [refs[gid].pattern.regex_source for gid in plan.unfiltered]
+        if (
+            key.cased
+            and plan.automaton is None
+            and unfiltered
+            and all(s.isascii() for s in unfiltered)
+        ):
+            gate = _regex_set(unfiltered, cased=False)
+        out[key] = ViewPlan(
+            plan.key, plan.scopes, plan.automaton, plan.unfiltered, tuple(chunks), chunk_of, gate
+        )
     return out
+
+
+def confirm(plan: ViewPlan, candidates: set[int], text: str) -> set[int]:
+    """The candidate regexes that match somewhere in `text` (one re2.Set pass per chunk)."""
+    by_chunk: dict[int, set[int]] = {}
+    for gid in candidates:
+        by_chunk.setdefault(plan.chunk_of[gid], set()).add(gid)
+    confirmed: set[int] = set()
+    for index, wanted in by_chunk.items():
+        chunk = plan.chunks[index]
+        for i in chunk.regex_set.Match(text) or ():
+            confirmed.update(g for g in chunk.gids[i] if g in wanted)
+    return confirmed
 
 
 def scan_literals(
@@ -171,25 +214,10 @@ def scan_literals(
     return candidates
 
 
-def scan_regexes(
-    candidates: Iterable[int], text: str, refs: list[PatternRef], scope: str,
-    lang: str | None, found: dict[int, list[tuple[int, int]]],
-) -> None:  # fmt: skip
-    for gid in sorted(candidates):
-        ref = refs[gid]
-        p = ref.pattern
-        if scope not in ref.scopes or (lang and p.langs and lang not in p.langs):
-            continue
-        hits: list[tuple[int, int]] = []
-        for m in p.regex.finditer(text):
-            hits.append(m.span())
-            if len(hits) >= MAX_MATCHES:
-                break
-        if hits:
-            found.setdefault(gid, []).extend(hits)
-
-
-def unfiltered_candidates(plan: ViewPlan, text: str) -> Iterable[int]:
-    if plan.unfiltered_set is None:
-        return plan.unfiltered
-    return [plan.unfiltered[i] for i in plan.unfiltered_set.Match(text) or ()]
+def find_all(regex: Any, text: str) -> list[tuple[int, int]]:
+    hits: list[tuple[int, int]] = []
+    for m in regex.finditer(text):
+        hits.append(m.span())
+        if len(hits) >= MAX_MATCHES:
+            break
+    return hits
