@@ -225,7 +225,7 @@ def _validate(s: FetchSettings) -> None:
         fail("allow_cidrs", f"not a list of networks: {exc}")
 
     if s.proxy is not None:
-        if not s.proxy.startswith(("http://", "https://", "socks5://", "socks5h://")):
-            fail("proxy", "must be an http://, https:// or socks5:// URL")
+        if not s.proxy.startswith(("http://", "https://")):
+            fail("proxy", "must be an http:// or https:// proxy URL (SOCKS is not supported)")
     if s.sources_path is not None and not isinstance(s.sources_path, Path):
         object.__setattr__(s, "sources_path", Path(s.sources_path))

@@ -77,6 +77,7 @@ def test_process_environment_is_used_by_default(monkeypatch: pytest.MonkeyPatch)
         ({"TRIAGE_ROBOTS_TTL_MAX": "90000"}, "TRIAGE_ROBOTS_TTL_MAX"),
         ({"TRIAGE_ROBOTS_MAX_BYTES": "1000"}, "TRIAGE_ROBOTS_MAX_BYTES"),
         ({"TRIAGE_PROXY": "ftp://x"}, "TRIAGE_PROXY"),
+        ({"TRIAGE_PROXY": "socks5://gw:1080"}, "TRIAGE_PROXY"),
         ({"TRIAGE_USER_AGENT": "Mozilla/5.0"}, "TRIAGE_USER_AGENT"),
         ({"TRIAGE_CONTENT_TYPES": "html"}, "TRIAGE_CONTENT_TYPES"),
         ({"TRIAGE_TOTAL_TIMEOUT": "0"}, "TRIAGE_TOTAL_TIMEOUT"),
