@@ -43,3 +43,24 @@ def test_crawled_site_yields_exactly_the_planted_networks(
     assert listed.returncode == 0, listed.stderr
     sizes = sorted(json.loads(line)["size"] for line in listed.stdout.splitlines() if line.strip())
     assert sizes == sorted(len(g) for g in planted.expected_groups.values())
+
+
+@pytest.mark.slow
+def test_crawl_raises_the_shared_contact_indicator_with_evidence(
+    site: LoopbackSite, tmp_path: Path
+) -> None:
+    from tests.test_pipeline import hit_records
+
+    planted = build_network_site()
+    planted.install(site)
+    group = sorted(planted.expected_groups["phone-1"])
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(site.url(p) for p in group) + "\n")
+    db = tmp_path / "t.db"
+    out = triage("crawl", str(seeds), "--db", str(db), "--rules", str(RULES),
+                 "--per-host-rps", "0", "--no-progress", "--concurrency", "1", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    fired = [i for h in hit_records(db) for i in h["indicators"]
+             if i["rule_id"] == "network.shared-contact"]
+    assert fired, "the phone shared by 3 names in 3 countries raised no network indicator"
+    assert all(i["family"] == "handler" and i["evidence"] for i in fired)
