@@ -57,8 +57,8 @@ def segwit(hrp: str, witver: int, program: bytes) -> str:
     return hrp + "1" + "".join(BECH32[d] for d in data + checksum)
 
 
-def xmr_address(rng: random.Random, prefix: int = 18) -> str:
-    body = bytes([prefix]) + rng.randbytes(64)
+def xmr_address(rng: random.Random, prefix: int = 18, extra: int = 0) -> str:
+    body = bytes([prefix]) + rng.randbytes(64 + extra)
     return wallets.xmr_b58encode(body + wallets.keccak256(body)[:4])
 
 
@@ -85,6 +85,8 @@ LTC_V0 = segwit("ltc", 0, RNG.randbytes(20))
 ETH = eth_address(RNG)
 XMR = xmr_address(RNG)
 XMR_SUB = xmr_address(RNG, prefix=42)
+XMR_INTEGRATED = xmr_address(RNG, prefix=19, extra=8)  # 8-byte payment id, 106 characters
+LTC_M = b58check(b"\x32" + RNG.randbytes(20))
 
 
 def doc(body: str = "", *, url: str = "https://ads.example.de/a/1",
@@ -285,6 +287,8 @@ def test_telegram_invite_paths_are_not_handles() -> None:
         (ETH.lower(), "eth", ETH.lower()),
         (XMR, "xmr", XMR),
         (XMR_SUB, "xmr", XMR_SUB),
+        (XMR_INTEGRATED, "xmr", XMR_INTEGRATED),
+        (LTC_M, "ltc", LTC_M),
     ],
 )
 def test_valid_wallets_are_accepted(address: str, subtype: str, value: str) -> None:
@@ -294,7 +298,8 @@ def test_valid_wallets_are_accepted(address: str, subtype: str, value: str) -> N
 
 @pytest.mark.parametrize(
     "address",
-    [corrupt(a) for a in (BTC_P2PKH, BTC_P2SH, BTC_V0, BTC_TAPROOT, LTC_L, TRX, XMR)]
+    [corrupt(a) for a in (BTC_P2PKH, BTC_P2SH, BTC_V0, BTC_TAPROOT, LTC_L, TRX, XMR,
+                          XMR_INTEGRATED)]
     + [ETH[:-1] + (ETH[-1].swapcase() if ETH[-1].isalpha() else "a"), ETH[:10]],
 )
 def test_invalid_checksum_wallets_are_rejected(address: str) -> None:
@@ -395,3 +400,10 @@ def test_two_numbers_side_by_side_are_both_found() -> None:
 )
 def test_email_shapes(body: str, expected: list[str]) -> None:
     assert values(doc(body), "email") == expected
+
+
+def test_wallet_shapes_with_the_wrong_version_byte_are_rejected() -> None:
+    odd = b58check(b"\x31" + RNG.randbytes(20))  # valid base58check, unknown version byte
+    assert odd[0] in "LM"  # the shape of a Litecoin address
+    assert values(doc(f"send {odd}"), "wallet") == []
+    assert len(XMR_INTEGRATED) == 106 and len(XMR) == 95
