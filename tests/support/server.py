@@ -119,7 +119,9 @@ class LoopbackSite:
         self.routes: dict[str, Route] = {}
         self.requests: list[LoggedRequest] = []
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )  # a short poll: shutdown() returns in 50 ms, not 0.5 s, after every test
 
     @property
     def port(self) -> int:
