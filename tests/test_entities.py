@@ -6,6 +6,8 @@ import hashlib
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler import wallets
 from crawler.entities import extract_entities, region_hints
@@ -407,3 +409,19 @@ def test_wallet_shapes_with_the_wrong_version_byte_are_rejected() -> None:
     assert odd[0] in "LM"  # the shape of a Litecoin address
     assert values(doc(f"send {odd}"), "wallet") == []
     assert len(XMR_INTEGRATED) == 106 and len(XMR) == 95
+
+
+_PIECES = [*"0123456789 +-./()@[]O:\n\u00a0\ufe0f\u20e3éДtelTEL#€", "Tel ", "t.me/", "wa.me/",
+           "null ", "sieben ", "bc1q", "0x"]
+_ALPHABET = st.sampled_from(_PIECES)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ALPHABET, max_size=60).map("".join), st.text(max_size=40))
+def test_any_text_yields_spans_into_the_original_scope_text(body: str, noise: str) -> None:
+    d = Document(url="https://x.de/" + noise.replace("\n", ""), title=noise, body=body,
+                 contact=body[::-1], language="de")
+    for e in extract_entities(d):
+        assert d.text(e.span.scope)[e.span.start : e.span.end] == e.span.text
+        if e.kind == "phone":
+            assert e.value.startswith("+") and e.value[1:].isdigit()
