@@ -340,9 +340,9 @@ class NetworkIndex:
         return out
 
     def network(self, network_id: int) -> Network | None:
-        for net in self.networks():
-            if net.network_id == network_id:
-                return net
+        for group in self._groups.values():
+            if len(group.pages) > 1 and self._network_id(group) == network_id:
+                return self._network(group)
         return None
 
     def pages_with(self, kind: str, value: str) -> list[str]:
