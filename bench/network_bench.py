@@ -126,11 +126,15 @@ def entity_speed(seed: int) -> dict[int, float]:
             docs.append(Document(url="https://ads.example.de/a", title="Anna, 23 - Berlin",
                                  body=" ".join(parts), contact="tel:+4915123456789",
                                  language="de"))
-        extract_entities(docs[0])  # warm up: phonenumbers loads its metadata lazily
-        t = time.perf_counter()
-        for d in docs:
+        for d in docs:  # warm up: phonenumbers loads its metadata lazily
             extract_entities(d)
-        out[size] = (time.perf_counter() - t) / len(docs) * 1e6
+        best = float("inf")
+        for _ in range(3):  # CPU time, best of 3: a busy machine only ever adds
+            t = time.process_time()
+            for d in docs:
+                extract_entities(d)
+            best = min(best, (time.process_time() - t) / len(docs) * 1e6)
+        out[size] = best
     return out
 
 
@@ -138,23 +142,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs=2, default=[10_000, 100_000])
     parser.add_argument("--new", type=int, default=1000, help="pages per timed batch")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    results: dict[int, tuple[float, float]] = {}
+    built = {}
     for size in args.sizes:
         pop = Population(args.seed, size)
         index, templates, build_s = fill(pop, size)
-        gc.collect()
-        graph, tmpl = measure(index, templates, pop, size + 1, args.new, args.rounds)
-        results[size] = (graph, tmpl)
         nets = index.networks()
         print(f"{size:>7} stored pages: built in {build_s:5.1f} s, {len(nets)} networks "
-              f"(largest {nets[0].size if nets else 0}); per new page: graph {graph:7.1f} µs, "
+              f"(largest {nets[0].size if nets else 0})", flush=True)
+        built[size] = (index, templates, pop, size + 1)
+        del nets
+    gc.collect()
+    # Rounds alternate between the sizes, so a busy machine slows both alike; best round wins.
+    best: dict[int, tuple[float, float]] = {s: (float("inf"), float("inf")) for s in args.sizes}
+    for _ in range(args.rounds):
+        for size in args.sizes:
+            index, templates, pop, next_id = built[size]
+            graph, tmpl = measure(index, templates, pop, next_id, args.new, 1)
+            built[size] = (index, templates, pop, next_id + args.new)
+            best[size] = (min(best[size][0], graph), min(best[size][1], tmpl))
+    results = best
+    for size in args.sizes:
+        graph, tmpl = results[size]
+        print(f"{size:>7} stored pages: per new page: graph {graph:7.1f} µs, "
               f"templates {tmpl:7.1f} µs, total {graph + tmpl:7.1f} µs")
-        del index, templates, nets
-        gc.collect()
     small, big = args.sizes
     g = results[big][0] / results[small][0]
     t = results[big][1] / results[small][1]
