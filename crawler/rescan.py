@@ -7,7 +7,8 @@ For the latest stored version of every URL's page (older versions are history, n
 the page's Document is rebuilt from the stored text, its stored entities are reused, and the rule
 set evaluates it. A page that fires gets a hit under the current rule-set version through the
 store's own exactly-once hit path, so:
-- a page that already has a hit under this rule-set version is left alone (`unchanged`);
+- a page that already has a hit under this rule-set version is left alone and not re-evaluated
+  (`unchanged`: same content and same rules give the same result);
 - a page that now fires gets a new pending hit (`new_hits`), linked to its previous hit;
 - a page whose previous hit (same content) was reviewed gets the new hit with the reviewer's
   verdict carried forward (`verdicts_kept`): people's decisions are never thrown away;
@@ -54,19 +55,24 @@ class RescanReport:
     flagged: int = 0  # evaluated pages that fire under the current rules
     new_hits: int = 0
     verdicts_kept: int = 0  # new hits that carried a reviewer's verdict forward
-    unchanged: int = 0  # already had a hit under this rule-set version
+    unchanged: int = 0  # already had a hit under this rule-set version (not re-evaluated)
     no_longer_fire: int = 0  # had a hit, do not fire now (hit left as is)
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     last_page_id: int = 0
 
     @property
+    def rescanned(self) -> int:
+        """Latest page versions considered: evaluated, or known to have this rule set's hit."""
+        return self.evaluated + self.unchanged
+
+    @property
     def pages_per_second(self) -> float:
-        return self.evaluated / self.seconds if self.seconds > 0 else 0.0
+        return self.rescanned / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def pages_per_cpu_second(self) -> float:
-        return self.evaluated / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
+        return self.rescanned / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -143,6 +149,16 @@ class _HitWriter:
             rows = await tx.fetchall("SELECT max(id) AS id FROM pages GROUP BY url_id")
         return {int(r["id"]) for r in rows}
 
+    async def known_hits(self, version: str) -> set[tuple[int, str]]:
+        """(url_id, content sha) pairs that already have a hit under `version`."""
+        if not hasattr(self.store, "_tx"):
+            return set()
+        async with self.store._tx(write=False) as tx:
+            rows = await tx.fetchall(
+                "SELECT url_id, content_sha256 FROM hits WHERE ruleset_version = ?", (version,)
+            )
+        return {(int(r["url_id"]), str(r["content_sha256"])) for r in rows}
+
     async def since_epoch(self, version: str) -> float:
         if not hasattr(self.store, "_tx"):
             raise UsageError("--since needs a SQL store")
@@ -181,6 +197,7 @@ async def rescan(
     writer = _HitWriter(store)
     report = RescanReport(ruleset_version=ruleset.version, last_page_id=after_page_id)
     latest = await writer.latest_pages()
+    known = await writer.known_hits(ruleset.version)
     since_t = await writer.since_epoch(since) if since else None
     t0, c0 = time.perf_counter(), time.process_time()
     cursor = after_page_id
@@ -196,6 +213,9 @@ async def rescan(
                 report.superseded += 1
                 continue
             if since_t is not None and page.fetched_at.timestamp() < since_t:
+                continue
+            if (page.url_id, page.content_sha256) in known:
+                report.unchanged += 1  # same content, same rules: the same hit; not re-run
                 continue
             ev = ruleset.evaluate(document_of(page), entities_of(page))
             report.evaluated += 1

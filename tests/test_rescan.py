@@ -88,6 +88,7 @@ async def test_rescan_twice_adds_nothing(tmp_path: Path) -> None:
         again = await rescan(store, ruleset)
         assert len(await store.list_hits(status=None)) == 2
     assert (again.new_hits, again.unchanged) == (0, 2)
+    assert again.evaluated == 1  # pages that already have this rule set's hit are not re-run
 
 
 async def test_reviewed_verdict_is_kept_and_indicators_updated(tmp_path: Path) -> None:
