@@ -93,7 +93,7 @@ class Group:
     def spans(self) -> list[tuple[int, int]]:
         """Match offsets in the view text (never empty: a group exists only if it matched)."""
         if self._spans is None:
-            self._spans = find_all(self.regex, self.view.text)
+            self._spans = find_all(self.regex, self.view)
         return self._spans
 
 
@@ -246,7 +246,7 @@ class RuleSet:
             for key, plan in self._plans.items():
                 if scope not in plan.scopes:
                     continue
-                if plan.gate is not None and not plan.gate.Match(views.get(_FOLDED).text):
+                if plan.gate is not None and not plan.gate.Match(views.get(_FOLDED).utf8().data):
                     continue  # nothing in the case-folded text: the cased view cannot match
                 view = views.get(key)
                 found: dict[int, list[tuple[int, int]]] = {}
@@ -259,7 +259,7 @@ class RuleSet:
                 out.extend((gid, scope, view, spans) for gid, spans in found.items() if spans)
                 candidates = {g for g in candidates if self._applies(g, scope, lang)}
                 if candidates:
-                    out.extend((g, scope, view, None) for g in confirm(plan, candidates, view.text))
+                    out.extend((g, scope, view, None) for g in confirm(plan, candidates, view))
         return out
 
     def _applies(self, gid: int, scope: str, lang: str | None) -> bool:

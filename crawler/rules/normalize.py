@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -89,12 +89,44 @@ class View:
 
     text: str
     maps: tuple[OffsetMap, ...]  # innermost (closest to the original) first
+    _utf8: list[Utf8] = field(default_factory=list, compare=False, repr=False)
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         s, e = start, end
         for m in reversed(self.maps):
             s, e = m.start(s), m.end(e)
         return s, max(s, e)
+
+    def utf8(self) -> Utf8:
+        """The text as UTF-8 (RE2 works on bytes) and a byte -> character offset converter."""
+        if not self._utf8:
+            self._utf8.append(Utf8(self.text))
+        return self._utf8[0]
+
+
+class Utf8:
+    """UTF-8 bytes of a text; converts byte offsets back to character offsets."""
+
+    __slots__ = ("_byte_at", "_extra", "data")
+
+    def __init__(self, text: str) -> None:
+        self.data = text.encode("utf-8")
+        self._byte_at: list[int] = []  # byte offset just after each non-ASCII character
+        self._extra: list[int] = []  # extra bytes (beyond one per character) up to there
+        if len(self.data) != len(text):
+            extra = 0
+            for m in _NON_ASCII.finditer(text):
+                c = m.group()
+                extra += len(c.encode("utf-8")) - 1
+                self._byte_at.append(m.end() + extra)
+                self._extra.append(extra)
+
+    def char(self, byte_offset: int) -> int:
+        i = bisect_right(self._byte_at, byte_offset) - 1
+        return byte_offset - (self._extra[i] if i >= 0 else 0)
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 # ---------------------------------------------------------------------------- character fold

@@ -20,7 +20,7 @@ from typing import Any
 import ahocorasick
 import re2
 
-from crawler.rules.normalize import ViewKey
+from crawler.rules.normalize import View, ViewKey
 from crawler.rules.patterns import CompiledPattern
 
 MAX_MATCHES = 1000  # per pattern per scope; a pathological page cannot blow up memory
@@ -142,15 +142,16 @@ def attach_sets(plans: dict[ViewKey, ViewPlan], refs: list[PatternRef]) -> dict[
     return out
 
 
-def confirm(plan: ViewPlan, candidates: set[int], text: str) -> set[int]:
+def confirm(plan: ViewPlan, candidates: set[int], view: View) -> set[int]:
     """The candidate regexes that match somewhere in `text` (one re2.Set pass per chunk)."""
+    data = view.utf8().data
     by_chunk: dict[int, set[int]] = {}
     for gid in candidates:
         by_chunk.setdefault(plan.chunk_of[gid], set()).add(gid)
     confirmed: set[int] = set()
     for index, wanted in by_chunk.items():
         chunk = plan.chunks[index]
-        for i in chunk.regex_set.Match(text) or ():
+        for i in chunk.regex_set.Match(data) or ():
             confirmed.update(g for g in chunk.gids[i] if g in wanted)
     return confirmed
 
@@ -214,10 +215,18 @@ def scan_literals(
     return candidates
 
 
-def find_all(regex: Any, text: str) -> list[tuple[int, int]]:
+def find_all(regex: Any, view: View) -> list[tuple[int, int]]:
+    """Where `regex` matches in the view text (character offsets, at most MAX_MATCHES).
+
+    Runs on the UTF-8 bytes: google-re2's str interface does per-match work in Python that
+    costs about three times as much.
+    """
+    utf8 = view.utf8()
     hits: list[tuple[int, int]] = []
-    for m in regex.finditer(text):
+    for m in regex.finditer(utf8.data):
         hits.append(m.span())
         if len(hits) >= MAX_MATCHES:
             break
+    if len(utf8.data) != len(view.text):
+        hits = [(utf8.char(s), utf8.char(e)) for s, e in hits]
     return hits
