@@ -226,8 +226,11 @@ def _accept_phone(
     if not 7 <= len(digits) <= 15:
         return None
     candidate = text[start:end]
-    if _DATE_RE.fullmatch(candidate.strip("() ")):
-        return None
+    bare = candidate.strip("() ")
+    date = _DATE_RE.match(bare)
+    rest = bare[date.end() :] if date is not None else "x"
+    if not rest or (rest[0].isspace() and sum(c.isdigit() for c in rest) <= 4):
+        return None  # a date, or a date and a time ("01.02.2024 10:00"); not "06.12.34.56.78"
     if _CURRENCY_AFTER.match(text, end) or _CURRENCY_BEFORE.search(text, max(0, start - 2), start):
         return None
     for m in _IBAN_RE.finditer(text, max(0, start - 8), min(len(text), end + 8)):

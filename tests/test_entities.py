@@ -189,6 +189,8 @@ def test_national_number_without_any_region_hint_is_not_guessed() -> None:
         "Rechnung Nr. 0151 2345 6789",
         "Datum: 15.12.2024 bis 17.12.2024",
         "am 2024-03-15 und 2024-03-17",
+        "am 01.02.2024 10:00 Uhr",
+        "Termin 15.12.2024 14.30 Uhr",
         "Preis 1.512.345 €",
         "nur 0151234567,- EUR",
         "€ 015 123 456",
