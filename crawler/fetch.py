@@ -57,6 +57,8 @@ KEPT_HEADERS = (
     "content-type", "content-length", "content-encoding", "content-language", "last-modified",
     "etag", "date", "server", "location", "retry-after", "cache-control", "x-robots-tag",
 )
+ADDRESS_HEADER = "x-triage-address"  # in FetchResult.headers: the vetted IP we connected to
+ROBOTS_HEADER = "x-triage-robots"  # in FetchResult.headers: the robots.txt decision basis
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8"
 _CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.I)
 
@@ -263,6 +265,11 @@ class Fetcher:
                 continue
             headers = {k: v for k, v in ((k.lower(), v) for k, v in ex.headers)
                        if k in KEPT_HEADERS}
+            # provenance: which address was contacted and what robots.txt said
+            headers[ADDRESS_HEADER] = vetted.ip
+            rules = self.robots.peek(current)
+            if rules is not None:
+                headers[ROBOTS_HEADER] = rules.reason
             outcome = {"done": Outcome.FETCHED, "refused": Outcome.REFUSED,
                        "failed": Outcome.FAILED}.get(ex.kind, Outcome.FETCHED)
             return self._result(

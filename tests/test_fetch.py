@@ -51,6 +51,8 @@ async def test_html_page_is_fetched_with_hash_headers_and_identity(site: Loopbac
     assert ("X-Secret", "s") in r.raw_headers or ("x-secret", "s") in r.raw_headers
     assert r.final_url == site.url("/a") and r.redirects == ()
     assert r.legal_basis == "case 17"
+    assert r.headers["x-triage-address"] == "127.0.0.1"
+    assert "robots.txt answered HTTP 404" in r.headers["x-triage-robots"]
     ua = site.requests[-1].headers["User-Agent"]
     assert ua.startswith("triage/") and "mailto:osint@example.org" in ua
 
