@@ -233,8 +233,9 @@ class NetworkIndex:
             else:
                 key = page_id
             self._template_keys[url] = key
-        match = self.templates.match(key, body)
         profile = ad_profile(url, title, body)
+        match = self.templates.match(key, body, mask=(profile.person_name or "",
+                                                       profile.city or ""))
         if page_id is None:  # not stored yet (the pipeline hook): a provisional id >= 2**40
             self._node("p:" + url)
             self._groups[self._find("p:" + url)].note_page_id(key)

@@ -262,3 +262,15 @@ async def test_pages_added_through_the_hook_get_distinct_network_ids() -> None:
     ids = [n.network_id for n in index.networks()]
     assert len(ids) == 2 and len(set(ids)) == 2 and all(i >= 2**40 for i in ids)
     assert all(index.network(i) is not None for i in ids)
+
+
+def test_names_and_cities_from_the_title_are_masked_in_a_lowercase_template() -> None:
+    text = ("hi gentlemen, i am {name}, new in {city} for a few days only. i offer a relaxed time "
+            "in my private apartment near the central station of {city}. discretion is "
+            "guaranteed and i speak english. {name} is waiting for you in {city} tonight.")
+    index = NetworkIndex()
+    for n, (name, city) in enumerate((("Anna", "Berlin"), ("Sofia", "Paris")), start=1):
+        body = text.format(name=name.lower(), city=city.lower())
+        index.add_document(n, f"https://ads.example/{n}", T0, f"{name} – {city}", body, [])
+    [net] = index.networks()
+    assert net.names == ("Anna", "Sofia") and len(net.templates) == 1
