@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from typing import TYPE_CHECKING, Annotated
@@ -29,8 +28,13 @@ def rescan_command(
     ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
-    """Re-evaluate stored page text with the current rules: new hits for pages that now fire,
-    reviewers' verdicts kept. Nothing is fetched."""
+    """Re-evaluate stored pages with the current rules (no fetching); verdicts are kept.
+
+    Pages that now fire get a new hit under the current rule-set version; a reviewer's verdict
+    on the same content is carried forward to it.
+    """
+    import asyncio
+
     from crawler.rescan import rescan
     from crawler.rules import load_ruleset
     from storage import open_store
