@@ -143,8 +143,9 @@ async def test_two_hosts_are_crawled_concurrently_while_one_is_rate_limited() ->
     assert all(r.outcome is Outcome.FETCHED for r in results)
     slow_times = [r.at for r in slow_site.requests]  # robots.txt + 4 pages at 4/s
     fast_times = [r.at for r in fast_site.requests if r.path != "/robots.txt"]
-    # departures are exactly 0.25 s apart; arrivals may jitter by a few ms on a busy machine
-    assert all(b - a >= 0.25 - 0.03 for a, b in itertools.pairwise(slow_times))
+    # departures are exactly 0.25 s apart; arrivals, logged by a server thread that competes
+    # for the GIL with the client, jitter by tens of ms on a busy machine
+    assert all(b - a >= 0.25 - 0.06 for a, b in itertools.pairwise(slow_times))
     assert slow_times[-1] - slow_times[0] >= 4 * 0.25 - 0.03
     assert max(fast_times) < slow_times[-1]  # the fast host did not wait for the slow one
     assert max(fast_times) - min(fast_times) < 0.5
@@ -181,10 +182,10 @@ async def test_200_pages_never_exceed_the_per_host_rate(site: LoopbackSite) -> N
     assert all(r.outcome is Outcome.FETCHED for r in results)
     arrivals = sorted(r.at for r in site.requests)
     assert len(arrivals) == 201  # robots.txt once, then every page once
-    # no 1-second window holds more than `rate` requests (20 ms allowed for arrival jitter:
-    # the first request also pays for the TCP connect)
+    # no 1-second window holds more than `rate` requests (50 ms allowed for arrival jitter:
+    # the first request also pays for the TCP connect; the server thread waits for the GIL)
     worst = min(arrivals[i + rate] - arrivals[i] for i in range(len(arrivals) - rate))
-    assert worst >= 1.0 - 0.02
+    assert worst >= 1.0 - 0.05
 
 
 async def test_cross_worker_pace_hook_is_asked_before_each_request(site: LoopbackSite) -> None:
