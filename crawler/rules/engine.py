@@ -97,12 +97,13 @@ class Group:
         return self._spans
 
 
-def _original(groups: list[Group], scope: str) -> list[tuple[int, int]]:
-    """The groups' matches in `scope` as original-text offsets, sorted (at most NEAR_HITS)."""
+def _positions(groups: list[Group], shared: View | None) -> list[tuple[int, int]]:
+    """The groups' matches, sorted (at most NEAR_HITS): offsets in `shared` when every group
+    is in that one view (no mapping needed), else offsets in the original text."""
     out: list[tuple[int, int]] = []
     for g in groups:
-        if g.scope == scope:
-            out.extend(g.view.to_original(s, e) for s, e in g.spans()[:NEAR_HITS])
+        spans = g.spans()[:NEAR_HITS]
+        out.extend(spans if shared is not None else (g.view.to_original(s, e) for s, e in spans))
     out.sort()
     return out[:NEAR_HITS]
 
@@ -132,8 +133,12 @@ class _PageContext:
         if not groups_a or not groups_b:
             return False
         for scope in {g.scope for g in groups_a} & {g.scope for g in groups_b}:
-            text = self.doc.text(scope)  # type: ignore[arg-type]
-            spans_a, spans_b = _original(groups_a, scope), _original(groups_b, scope)
+            in_a = [g for g in groups_a if g.scope == scope]
+            in_b = [g for g in groups_b if g.scope == scope]
+            views = {id(g.view): g.view for g in in_a + in_b}
+            shared = next(iter(views.values())) if len(views) == 1 else None
+            text = shared.text if shared is not None else self.doc.text(scope)  # type: ignore[arg-type]
+            spans_a, spans_b = _positions(in_a, shared), _positions(in_b, shared)
             starts_b = [s for s, _ in spans_b]
             for sa, ea in spans_a:
                 j = bisect_left(starts_b, sa)

@@ -38,8 +38,10 @@ class PatternRef:
     scopes: frozenset[str]
 
 
-# (gid, whole-word at start, whole-word at end, scopes, languages)
-LiteralEntry = tuple[int, bool, bool, frozenset[str], frozenset[str]]
+# (whole-word at start, whole-word at end, scopes, languages, gids): the literal patterns of one
+# automaton key that behave identically share one entry, so a common word used by many rules
+# is checked once per occurrence
+LiteralEntry = tuple[bool, bool, frozenset[str], frozenset[str], tuple[int, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,7 @@ class RegexChunk:
 
 
 def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
-    words: dict[ViewKey, dict[str, tuple[list[LiteralEntry], list[tuple[int, int]]]]] = {}
+    words: dict[ViewKey, dict[str, tuple[list[tuple[int, Any]], list[tuple[int, int]]]]] = {}
     unfiltered: dict[ViewKey, list[int]] = {}
     scopes: dict[ViewKey, set[str]] = {}
     for ref in refs:
@@ -71,7 +73,7 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
         table = words.setdefault(p.key, {})
         if p.literal is not None:
             table.setdefault(p.literal, ([], []))[0].append(
-                (ref.gid, p.word_start, p.word_end, ref.scopes, p.langs)
+                (ref.gid, (p.word_start, p.word_end, ref.scopes, p.langs))
             )
         elif p.atoms is not None:
             for k, atom_set in enumerate(p.atoms):
@@ -85,7 +87,7 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
         if words.get(key):
             automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
             for word, (lits, regs) in words[key].items():
-                automaton.add_word(word, (len(word), tuple(lits), tuple(regs)))
+                automaton.add_word(word, (len(word), _entries(lits), tuple(regs)))
             automaton.make_automaton()
         plans[key] = ViewPlan(
             key=key,
@@ -94,6 +96,13 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
             unfiltered=tuple(unfiltered.get(key, ())),
         )
     return plans
+
+
+def _entries(lits: list[tuple[int, Any]]) -> tuple[LiteralEntry, ...]:
+    classes: dict[Any, list[int]] = {}
+    for gid, behaviour in lits:
+        classes.setdefault(behaviour, []).append(gid)
+    return tuple((*behaviour, tuple(gids)) for behaviour, gids in classes.items())
 
 
 def _regex_set(sources: Iterable[str], cased: bool) -> Any:
@@ -171,6 +180,7 @@ def scan_literals(
     n = len(text)
     done: set[int] = set()
     applicable: dict[int, list[LiteralEntry]] = {}
+    shared: dict[int, list[tuple[int, int]]] = {}  # id(entry) -> its hits
     for end, value in automaton.iter(text):
         vid = id(value)
         if vid in done:
@@ -181,7 +191,7 @@ def scan_literals(
         entries = applicable.get(vid)
         if entries is None:
             entries = applicable[vid] = [
-                e for e in lits if scope in e[3] and not (lang and e[4] and lang not in e[4])
+                e for e in lits if scope in e[2] and not (lang and e[3] and lang not in e[3])
             ]
         if not entries:
             done.add(vid)
@@ -195,12 +205,15 @@ def scan_literals(
             c = text[end + 1]
             after = c.isalnum() or c == "_"
         live = False
-        for gid, word_start, word_end, _, _ in entries:
-            hits = found.get(gid)
+        for entry in entries:
+            hits = shared.get(id(entry))
             if hits is None:
-                hits = found[gid] = []
+                hits = shared[id(entry)] = []
+                for gid in entry[4]:
+                    found[gid] = hits  # the same list for every pattern of the entry
             elif len(hits) >= MAX_MATCHES:
                 continue
+            word_start, word_end = entry[0], entry[1]
             live = True
             if (word_start and before) or (word_end and after):
                 continue
