@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from crawler.cli import app
+import crawler.cli  # noqa: F401  (registers the commands on the app)
+from crawler.cli.app import app
 from crawler.errors import RuleLoadError, UsageError
 from crawler.rules import RuleHolder, default_rules_dir
 from crawler.rules.model import schema_text
