@@ -146,7 +146,8 @@ async def test_two_hosts_are_crawled_concurrently_while_one_is_rate_limited() ->
     # departures are exactly 0.25 s apart; arrivals, logged by a server thread that competes
     # for the GIL with the client, jitter by tens of ms on a busy machine
     assert all(b - a >= 0.25 - 0.06 for a, b in itertools.pairwise(slow_times))
-    assert slow_times[-1] - slow_times[0] >= 4 * 0.25 - 0.03
+    # the pages share one kept-alive connection (robots.txt also paid for connect + thread)
+    assert slow_times[-1] - slow_times[1] >= 3 * 0.25 - 0.05
     assert max(fast_times) < slow_times[-1]  # the fast host did not wait for the slow one
     assert max(fast_times) - min(fast_times) < 0.5
 

@@ -192,9 +192,9 @@ async def test_crawl_delay_spaces_requests(site: LoopbackSite) -> None:
     async with Fetcher(_settings(per_host_rps=100)) as f:
         for i in range(3):
             assert (await f.fetch(site.url(f"/p{i}"))).outcome is Outcome.FETCHED
-    times = [r.at for r in site.requests]
-    gaps = [b - a for a, b in itertools.pairwise(times)]  # robots.txt, p0, p1, p2
-    assert min(gaps) >= 0.35
+    times = [r.at for r in site.requests if r.path != "/robots.txt"]
+    gaps = [b - a for a, b in itertools.pairwise(times)]  # p0 -> p1 -> p2 (without Crawl-delay:
+    assert min(gaps) >= 0.4 - 0.05  # 0.01 s apart at 100/s); 50 ms allowed for arrival jitter
 
 
 async def test_corrupt_compressed_robots_txt_fails_closed(site: LoopbackSite) -> None:
