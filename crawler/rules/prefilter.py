@@ -24,7 +24,7 @@ from crawler.rules.normalize import View, ViewKey
 from crawler.rules.patterns import CompiledPattern
 
 MAX_MATCHES = 1000  # per pattern per scope; a pathological page cannot blow up memory
-CHUNK = 32  # regexes per re2.Set
+CHUNK = 64  # regexes per re2.Set (bigger sets are faster but risk RE2's DFA memory budget)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +107,10 @@ def _entries(lits: list[tuple[int, Any]]) -> tuple[LiteralEntry, ...]:
 
 def _regex_set(sources: Iterable[str], cased: bool) -> Any:
     options = re2.Options()
-    options.log_errors = False
+    # RE2 reports a Set whose DFA runs out of memory only through its log: keep it on stderr
+    options.log_errors = True
     options.case_sensitive = cased
-    options.max_mem = 64 << 20
+    options.max_mem = 128 << 20
     the_set = re2.Set.SearchSet(options)
     for source in sources:
         the_set.Add(source)
