@@ -252,3 +252,12 @@ def test_every_complete_rule_in_the_readme_loads_and_passes(tmp_path: Path) -> N
     report = check_paths(tmp_path)
     assert report.ok, [str(p) for p in report.problems] + [str(t) for t in report.failures]
     assert report.rules >= 6
+
+
+def test_settings_thresholds_must_be_ordered(tmp_path: Path) -> None:
+    write_rules(tmp_path, rule_dict(), settings={"thresholds": {"high": 1.0, "medium": 2.0}})
+    with pytest.raises(RuleLoadError) as info:
+        load_ruleset(tmp_path)
+    (p,) = info.value.problems
+    assert (p.rule_id, p.field) == ("settings", "thresholds")
+    assert "low <= medium <= high" in p.message
