@@ -1,7 +1,8 @@
 """RuleSet: an immutable compiled rule pack, and its evaluation of one Document.
 
 views per scope (normalize.py) -> one automaton pass per view (prefilter.py)
-  -> regexes only where their atoms occur -> conditions of the rules touched (condition.py)
+  -> regexes whose atoms occur, confirmed by re2.Sets -> conditions of the rules touched
+  (condition.py; regex spans found only when count/near/evidence need them)
   -> indicators with evidence on the original text -> score and priority (scoring.py)
 """
 
