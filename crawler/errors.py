@@ -46,7 +46,8 @@ class RuleProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.rule_id or '-'}: {self.field or '-'}: {self.message}"
+        rule, where = self.rule_id or "-", self.field or "-"
+        return f"{self.file}:{self.line}: {rule}: {where}: {self.message}"
 
 
 class RuleLoadError(TriageError):

@@ -152,7 +152,8 @@ def test_four_workers_two_killed_every_url_once_and_rate_held(
             # Without shared pacing four workers would reach ~4x RATE. Arrival times at the server
             # carry scheduling jitter of a few tens of ms on a loaded 2-core machine: 10% slack.
             assert _max_per_second(times) <= RATE * 1.1 + 1, "per-host rate exceeded"
-            assert (len(times) - 1) / (max(times) - min(times)) <= RATE
+            # ...and on average over the whole crawl (the same jitter at both ends: 2% slack)
+            assert (len(times) - 1) / (max(times) - min(times)) <= RATE * 1.02
     finally:
         for p in procs:
             if p.poll() is None:
