@@ -251,14 +251,14 @@ class _Parser:
         while self.is_word("or"):
             self.take()
             children.append(self.and_expr())
-        return children[0] if len(children) == 1 else Or(tuple(children))
+        return children[0] if len(children) == 1 else Or(_cheap_first(children))
 
     def and_expr(self) -> Node:
         children = [self.not_expr()]
         while self.is_word("and"):
             self.take()
             children.append(self.not_expr())
-        return children[0] if len(children) == 1 else And(tuple(children))
+        return children[0] if len(children) == 1 else And(_cheap_first(children))
 
     def not_expr(self) -> Node:
         if self.is_word("not"):
@@ -359,6 +359,28 @@ class _Parser:
 
 
 _KEYWORDS = frozenset({"and", "or", "not", "of", "them", "count", "near", "extracted", "within"})
+
+
+def cost(node: Node) -> int:
+    """Rough evaluation cost: a presence test is free, count() needs every match's position,
+    near() also compares them."""
+    if isinstance(node, Near):
+        return 2
+    if isinstance(node, Count):
+        return 1
+    if isinstance(node, Not):
+        return cost(node.child)
+    if isinstance(node, (And, Or)):
+        return max(cost(c) for c in node.children)
+    return 0
+
+
+def _cheap_first(children: list[Node]) -> tuple[Node, ...]:
+    """Children ordered cheapest first (stable): `near(a, b) and job` tests `job` first.
+
+    Conditions have no side effects, so the order only changes how soon and/or short-circuit.
+    """
+    return tuple(sorted(children, key=cost))
 
 
 def parse_condition(source: str, selections: dict[str, int]) -> Condition:

@@ -21,6 +21,7 @@ from crawler.rules.compile import CompiledRule
 from crawler.rules.model import PackSettings
 from crawler.rules.normalize import View, ViewKey, Views
 from crawler.rules.prefilter import (
+    LiteralEntry,
     PatternRef,
     ViewPlan,
     attach_sets,
@@ -77,25 +78,40 @@ class RuleInfo:
         }
 
 
+class Occurrences:
+    """Where one literal entry or regex matches in one view; found on first use."""
+
+    __slots__ = ("_spans", "finder", "view")
+
+    def __init__(self, view: View, finder: LiteralEntry | Any) -> None:
+        self.view = view
+        self.finder = finder  # a LiteralEntry, or an re2 regex
+        self._spans: list[tuple[int, int]] | None = None
+
+    def spans(self) -> list[tuple[int, int]]:
+        if self._spans is None:
+            f = self.finder
+            if type(f) is LiteralEntry:
+                self._spans = f.find(self.view.text)
+            else:
+                self._spans = find_all(f, self.view)
+        return self._spans
+
+
 class Group:
-    """One pattern's matches in one scope; a regex's spans are found on first use."""
+    """One pattern's matches in one scope."""
 
-    __slots__ = ("_spans", "index", "regex", "scope", "view")
+    __slots__ = ("index", "occ", "scope", "view")
 
-    def __init__(
-        self, index: int, scope: str, view: View, spans: list[tuple[int, int]] | None, regex: Any
-    ) -> None:
+    def __init__(self, index: int, scope: str, occ: Occurrences) -> None:
         self.index = index
         self.scope = scope
-        self.view = view
-        self._spans = spans
-        self.regex = regex
+        self.occ = occ
+        self.view = occ.view
 
     def spans(self) -> list[tuple[int, int]]:
         """Match offsets in the view text (never empty: a group exists only if it matched)."""
-        if self._spans is None:
-            self._spans = find_all(self.regex, self.view)
-        return self._spans
+        return self.occ.spans()
 
 
 def _positions(groups: list[Group], shared: View | None) -> list[tuple[int, int]]:
@@ -211,10 +227,12 @@ class RuleSet:
         linked_to_flagged_network: bool = False,
     ) -> Evaluation:
         by_rule: dict[int, dict[str, list[Group]]] = {}
-        for gid, scope, view, spans in self._scan(doc):
-            ref = self._refs[gid]
-            group = Group(ref.pattern.index, scope, view, spans, ref.pattern.regex)
-            by_rule.setdefault(ref.rule, {}).setdefault(ref.selection, []).append(group)
+        refs = self._refs
+        for gids, scope, occ in self._scan(doc):
+            for gid in gids:
+                ref = refs[gid]
+                group = Group(ref.pattern.index, scope, occ)
+                by_rule.setdefault(ref.rule, {}).setdefault(ref.selection, []).append(group)
         for ri in self._always:
             by_rule.setdefault(ri, {})
         kinds: set[tuple[str, str]] = set()
@@ -240,10 +258,10 @@ class RuleSet:
             family_scores=families,
         )
 
-    def _scan(self, doc: Document) -> list[tuple[int, str, View, list[tuple[int, int]] | None]]:
-        """Every matching pattern: (gid, scope, view, literal spans or None for a regex)."""
+    def _scan(self, doc: Document) -> list[tuple[tuple[int, ...], str, Occurrences]]:
+        """Every matching pattern: (gids, scope, where they match)."""
         lang = _lang(doc)
-        out: list[tuple[int, str, View, list[tuple[int, int]] | None]] = []
+        out: list[tuple[tuple[int, ...], str, Occurrences]] = []
         for scope in self._scopes:
             text = doc.text(scope)  # type: ignore[arg-type]
             if not text:
@@ -255,17 +273,19 @@ class RuleSet:
                 if plan.gate is not None and not plan.gate.Match(views.get(_FOLDED).utf8().data):
                     continue  # nothing in the case-folded text: the cased view cannot match
                 view = views.get(key)
-                found: dict[int, list[tuple[int, int]]] = {}
+                found: list[LiteralEntry] = []
                 candidates: set[int] = set()
                 if plan.automaton is not None:
                     candidates = scan_literals(
                         plan.automaton, view.text, self._refs, scope, lang, found
                     )
                 candidates.update(plan.unfiltered)
-                out.extend((gid, scope, view, spans) for gid, spans in found.items() if spans)
+                out.extend((entry.gids, scope, Occurrences(view, entry)) for entry in found)
                 candidates = {g for g in candidates if self._applies(g, scope, lang)}
                 if candidates:
-                    out.extend((g, scope, view, None) for g in confirm(plan, candidates, view))
+                    refs = self._refs
+                    for g in confirm(plan, candidates, view):
+                        out.append(((g,), scope, Occurrences(view, refs[g].pattern.regex)))
         return out
 
     def _applies(self, gid: int, scope: str, lang: str | None) -> bool:

@@ -1,8 +1,9 @@
 """One pass over each text decides which patterns can match: the YARA-style atom -> verify design.
 
 Per text form (view key) there is one Aho-Corasick automaton holding every literal of every rule
-and the atoms of every regex. Scanning a page's text once yields literal matches directly (after
-the whole-word check) and the regexes whose atoms all occur. Those candidates (and the regexes
+and the atoms of every regex. Scanning a page's text once yields the literals that occur (after
+the whole-word check; where they occur is found later, only when needed) and the regexes whose
+atoms all occur. Those candidates (and the regexes
 without atoms) are then confirmed by `re2.Set`s of CHUNK regexes: one pass per chunk says which
 match at all. Where a confirmed regex matches is only computed when a condition (count, near) or
 the evidence of a fired rule needs it (engine.py).
@@ -38,10 +39,42 @@ class PatternRef:
     scopes: frozenset[str]
 
 
-# (whole-word at start, whole-word at end, scopes, languages, gids): the literal patterns of one
-# automaton key that behave identically share one entry, so a common word used by many rules
-# is checked once per occurrence
-LiteralEntry = tuple[bool, bool, frozenset[str], frozenset[str], tuple[int, ...]]
+@dataclass(frozen=True, slots=True, eq=False)
+class LiteralEntry:
+    """The literal patterns of one automaton key that behave identically (same whole-word
+    flags, scopes and languages): a common word used by many rules is checked once."""
+
+    literal: str
+    word_start: bool
+    word_end: bool
+    scopes: frozenset[str]
+    langs: frozenset[str]
+    gids: tuple[int, ...]
+
+    def find(self, text: str) -> list[tuple[int, int]]:
+        """Every (overlapping) whole-word occurrence in `text`, at most MAX_MATCHES."""
+        lit, n, size = self.literal, len(text), len(self.literal)
+        ws, we = self.word_start, self.word_end
+        hits: list[tuple[int, int]] = []
+        i = text.find(lit)
+        while i >= 0:
+            j = i + size
+            if not (ws and i > 0 and _is_word(text[i - 1])) and not (
+                we and j < n and _is_word(text[j])
+            ):
+                hits.append((i, j))
+                if len(hits) >= MAX_MATCHES:
+                    break
+            i = text.find(lit, i + 1)
+        return hits
+
+
+def _is_word(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+# automaton value: (value id, literal length, literal entries, (regex gid, atom-set bit) pairs)
+AutomatonValue = tuple[int, int, tuple[LiteralEntry, ...], tuple[tuple[int, int], ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +119,8 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
         automaton = None
         if words.get(key):
             automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
-            for word, (lits, regs) in words[key].items():
-                automaton.add_word(word, (len(word), _entries(lits), tuple(regs)))
+            for vid, (word, (lits, regs)) in enumerate(words[key].items()):
+                automaton.add_word(word, (vid, len(word), _entries(word, lits), tuple(regs)))
             automaton.make_automaton()
         plans[key] = ViewPlan(
             key=key,
@@ -98,11 +131,14 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
     return plans
 
 
-def _entries(lits: list[tuple[int, Any]]) -> tuple[LiteralEntry, ...]:
+def _entries(word: str, lits: list[tuple[int, Any]]) -> tuple[LiteralEntry, ...]:
     classes: dict[Any, list[int]] = {}
     for gid, behaviour in lits:
         classes.setdefault(behaviour, []).append(gid)
-    return tuple((*behaviour, tuple(gids)) for behaviour, gids in classes.items())
+    return tuple(
+        LiteralEntry(word, ws, we, scopes, langs, tuple(gids))
+        for (ws, we, scopes, langs), gids in classes.items()
+    )
 
 
 def _regex_set(sources: Iterable[str], cased: bool) -> Any:
@@ -168,59 +204,52 @@ def confirm(plan: ViewPlan, candidates: set[int], view: View) -> set[int]:
 
 def scan_literals(
     automaton: Any, text: str, refs: list[PatternRef], scope: str, lang: str | None,
-    found: dict[int, list[tuple[int, int]]],
+    found: list[LiteralEntry],
 ) -> set[int]:  # fmt: skip
-    """Feed literal matches (view offsets) into `found`; return the regexes worth running.
+    """Append to `found` the literal entries that occur (whole-word where required) in `text`;
+    return the regexes worth running (every one of their atom sets has an atom in the text).
 
-    A regex is worth running when every one of its atom sets has an atom in the text. An
-    automaton entry is retired for the rest of
-    the text once it has nothing left to do, so a page of a million identical characters costs
-    one cheap loop step per character.
+    Only *whether* a literal occurs is decided here: where it occurs is found later, and only
+    for the literals a condition or the evidence of a fired rule asks about
+    (`LiteralEntry.find`). So an automaton value is retired after its first valid occurrence
+    and every later occurrence costs one cheap loop step.
     """
     masks: dict[int, int] = {}
     n = len(text)
-    done: set[int] = set()
-    applicable: dict[int, list[LiteralEntry]] = {}
-    shared: dict[int, list[tuple[int, int]]] = {}  # id(entry) -> its hits
+    done = bytearray(len(automaton))
+    pending: dict[int, list[LiteralEntry]] = {}
     for end, value in automaton.iter(text):
-        vid = id(value)
-        if vid in done:
+        vid = value[0]
+        if done[vid]:
             continue
-        length, lits, regs = value
-        for gid, bit in regs:
-            masks[gid] = masks.get(gid, 0) | bit
-        entries = applicable.get(vid)
+        entries = pending.get(vid)
         if entries is None:
-            entries = applicable[vid] = [
-                e for e in lits if scope in e[2] and not (lang and e[3] and lang not in e[3])
+            for gid, bit in value[3]:
+                masks[gid] = masks.get(gid, 0) | bit
+            entries = pending[vid] = [
+                e
+                for e in value[2]
+                if scope in e.scopes and not (lang and e.langs and lang not in e.langs)
             ]
-        if not entries:
-            done.add(vid)
-            continue
-        start = end - length + 1
-        before = after = False
-        if start > 0:
-            c = text[start - 1]
-            before = c.isalnum() or c == "_"
-        if end + 1 < n:
-            c = text[end + 1]
-            after = c.isalnum() or c == "_"
-        live = False
-        for entry in entries:
-            hits = shared.get(id(entry))
-            if hits is None:
-                hits = shared[id(entry)] = []
-                for gid in entry[4]:
-                    found[gid] = hits  # the same list for every pattern of the entry
-            elif len(hits) >= MAX_MATCHES:
+            if not entries:
+                done[vid] = 1
                 continue
-            word_start, word_end = entry[0], entry[1]
-            live = True
-            if (word_start and before) or (word_end and after):
+        start = end - value[1] + 1
+        before = start > 0 and _is_word(text[start - 1])
+        after = end + 1 < n and _is_word(text[end + 1])
+        if before or after:
+            keep = []
+            for entry in entries:
+                if (entry.word_start and before) or (entry.word_end and after):
+                    keep.append(entry)
+                else:
+                    found.append(entry)
+            if keep:
+                pending[vid] = keep
                 continue
-            hits.append((start, end + 1))
-        if not live:
-            done.add(vid)
+        else:
+            found.extend(entries)
+        done[vid] = 1
     candidates: set[int] = set()
     for gid, mask in masks.items():
         atoms = refs[gid].pattern.atoms
