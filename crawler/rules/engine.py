@@ -98,29 +98,19 @@ class Occurrences:
         return self._spans
 
 
-class Group:
-    """One pattern's matches in one scope."""
-
-    __slots__ = ("index", "occ", "scope", "view")
-
-    def __init__(self, index: int, scope: str, occ: Occurrences) -> None:
-        self.index = index
-        self.scope = scope
-        self.occ = occ
-        self.view = occ.view
-
-    def spans(self) -> list[tuple[int, int]]:
-        """Match offsets in the view text (never empty: a group exists only if it matched)."""
-        return self.occ.spans()
+# One pattern's matches in one scope: (pattern index in its selection, scope, occurrences).
+# A plain tuple: a page creates one per matching pattern and rule, so it must be cheap.
+Group = tuple[int, str, Occurrences]
 
 
 def _positions(groups: list[Group], shared: View | None) -> list[tuple[int, int]]:
     """The groups' matches, sorted (at most NEAR_HITS): offsets in `shared` when every group
     is in that one view (no mapping needed), else offsets in the original text."""
     out: list[tuple[int, int]] = []
-    for g in groups:
-        spans = g.spans()[:NEAR_HITS]
-        out.extend(spans if shared is not None else (g.view.to_original(s, e) for s, e in spans))
+    for _, _, occ in groups:
+        spans = occ.spans()[:NEAR_HITS]
+        view = occ.view
+        out.extend(spans if shared is not None else (view.to_original(s, e) for s, e in spans))
     out.sort()
     return out[:NEAR_HITS]
 
@@ -137,10 +127,10 @@ class _PageContext:
         return sel in self.hits
 
     def distinct(self, sel: str) -> int:
-        return len({g.index for g in self.hits.get(sel, ())})
+        return len({g[0] for g in self.hits.get(sel, ())})
 
     def count(self, sel: str) -> int:
-        return sum(len(g.spans()) for g in self.hits.get(sel, ()))
+        return sum(len(g[2].spans()) for g in self.hits.get(sel, ()))
 
     def extracted(self, kind: str, subtype: str) -> bool:
         return (kind, subtype) in self.kinds
@@ -149,10 +139,10 @@ class _PageContext:
         groups_a, groups_b = self.hits.get(a), self.hits.get(b)
         if not groups_a or not groups_b:
             return False
-        for scope in {g.scope for g in groups_a} & {g.scope for g in groups_b}:
-            in_a = [g for g in groups_a if g.scope == scope]
-            in_b = [g for g in groups_b if g.scope == scope]
-            views = {id(g.view): g.view for g in in_a + in_b}
+        for scope in {g[1] for g in groups_a} & {g[1] for g in groups_b}:
+            in_a = [g for g in groups_a if g[1] == scope]
+            in_b = [g for g in groups_b if g[1] == scope]
+            views = {id(g[2].view): g[2].view for g in in_a + in_b}
             shared = next(iter(views.values())) if len(views) == 1 else None
             text = shared.text if shared is not None else self.doc.text(scope)  # type: ignore[arg-type]
             spans_a, spans_b = _positions(in_a, shared), _positions(in_b, shared)
@@ -208,6 +198,20 @@ class RuleSet:
             s for s in SCOPES if any(s in plan.scopes for plan in self._plans.values())
         )
         self._always = tuple(ri for ri in active if self._rules[ri].always)
+        # (rule, selection) pairs as small ints: a page collects its matches per slot
+        slots: dict[tuple[int, str], int] = {}
+        self._target: list[tuple[int, int]] = []  # gid -> (slot, pattern index)
+        for ref in refs:
+            slot = slots.setdefault((ref.rule, ref.selection), len(slots))
+            self._target.append((slot, ref.pattern.index))
+        self._slot_rule: list[int] = [ri for ri, _ in slots]
+        self._rule_slots: dict[int, tuple[tuple[str, int], ...]] = {}
+        for (ri, name), slot in slots.items():
+            self._rule_slots[ri] = (*self._rule_slots.get(ri, ()), (name, slot))
+        self._entry_targets: dict[LiteralEntry, tuple[tuple[int, int], ...]] = {}
+        for plan in self._plans.values():
+            for entry in _literal_entries(plan):
+                self._entry_targets[entry] = tuple(self._target[g] for g in entry.gids)
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -226,24 +230,28 @@ class RuleSet:
         extra_indicators: Sequence[Indicator] = (),
         linked_to_flagged_network: bool = False,
     ) -> Evaluation:
-        by_rule: dict[int, dict[str, list[Group]]] = {}
-        refs = self._refs
-        for gids, scope, occ in self._scan(doc):
-            for gid in gids:
-                ref = refs[gid]
-                group = Group(ref.pattern.index, scope, occ)
-                by_rule.setdefault(ref.rule, {}).setdefault(ref.selection, []).append(group)
-        for ri in self._always:
-            by_rule.setdefault(ri, {})
+        by_slot: dict[int, list[Group]] = {}
+        for targets, scope, occ in self._scan(doc):
+            for slot, index in targets:
+                groups = by_slot.get(slot)
+                if groups is None:
+                    by_slot[slot] = [(index, scope, occ)]
+                else:
+                    groups.append((index, scope, occ))
+        slot_rule = self._slot_rule
+        touched = {slot_rule[slot] for slot in by_slot}
+        touched.update(self._always)
         kinds: set[tuple[str, str]] = set()
         for ent in entities:
             kinds.add((ent.kind, ""))
             if ent.subtype:
                 kinds.add((ent.kind, ent.subtype.lower()))
         indicators: list[Indicator] = []
-        for ri in sorted(by_rule):
+        for ri in sorted(touched):
             rule = self._rules[ri]
-            hits = by_rule[ri]
+            hits = {
+                sel: by_slot[slot] for sel, slot in self._rule_slots.get(ri, ()) if slot in by_slot
+            }
             if rule.condition.eval(_PageContext(doc, hits, kinds)):
                 indicators.append(self._indicator(doc, rule, hits))
         indicators.extend(extra_indicators)
@@ -258,10 +266,10 @@ class RuleSet:
             family_scores=families,
         )
 
-    def _scan(self, doc: Document) -> list[tuple[tuple[int, ...], str, Occurrences]]:
-        """Every matching pattern: (gids, scope, where they match)."""
+    def _scan(self, doc: Document) -> list[tuple[tuple[tuple[int, int], ...], str, Occurrences]]:
+        """Every match: ((slot, pattern index) of each pattern, scope, where they match)."""
         lang = _lang(doc)
-        out: list[tuple[tuple[int, ...], str, Occurrences]] = []
+        out: list[tuple[tuple[tuple[int, int], ...], str, Occurrences]] = []
         for scope in self._scopes:
             text = doc.text(scope)  # type: ignore[arg-type]
             if not text:
@@ -280,12 +288,14 @@ class RuleSet:
                         plan.automaton, view.text, self._refs, scope, lang, found
                     )
                 candidates.update(plan.unfiltered)
-                out.extend((entry.gids, scope, Occurrences(view, entry)) for entry in found)
+                targets = self._entry_targets
+                out.extend((targets[e], scope, Occurrences(view, e)) for e in found)
                 candidates = {g for g in candidates if self._applies(g, scope, lang)}
                 if candidates:
                     refs = self._refs
                     for g in confirm(plan, candidates, view):
-                        out.append(((g,), scope, Occurrences(view, refs[g].pattern.regex)))
+                        occ = Occurrences(view, refs[g].pattern.regex)
+                        out.append(((self._target[g],), scope, occ))
         return out
 
     def _applies(self, gid: int, scope: str, lang: str | None) -> bool:
@@ -301,10 +311,10 @@ class RuleSet:
         for sel, groups in hits.items():
             if sel not in rule.evidence_selections:
                 continue
-            for g in groups:
-                for s, e in g.spans()[:MAX_SPANS]:
-                    start, end = g.view.to_original(s, e)
-                    evidence.add((order.get(g.scope, 9), start, end, g.scope))
+            for _, scope, occ in groups:
+                for s, e in occ.spans()[:MAX_SPANS]:
+                    start, end = occ.view.to_original(s, e)
+                    evidence.add((order.get(scope, 9), start, end, scope))
         spec = rule.source.spec
         return Indicator(
             rule_id=spec.id,
@@ -318,6 +328,12 @@ class RuleSet:
 
     def compiled(self) -> tuple[CompiledRule, ...]:
         return self._rules
+
+
+def _literal_entries(plan: ViewPlan) -> list[LiteralEntry]:
+    if plan.automaton is None:
+        return []
+    return [entry for _, value in plan.automaton.items() for entry in value[2]]
 
 
 def _info(rule: CompiledRule) -> RuleInfo:

@@ -270,6 +270,7 @@ def find_all(regex: Any, view: View) -> list[tuple[int, int]]:
         hits.append(m.span())
         if len(hits) >= MAX_MATCHES:
             break
-    if len(utf8.data) != len(view.text):
-        hits = [(utf8.char(s), utf8.char(e)) for s, e in hits]
+    if hits and len(utf8.data) != len(view.text):
+        flat = utf8.chars([x for span in hits for x in span])
+        hits = list(zip(flat[::2], flat[1::2], strict=True))
     return hits
