@@ -28,6 +28,7 @@ from crawler.rules.prefilter import (
     build_plans,
     confirm,
     find_all,
+    needed_masks,
     scan_literals,
 )
 from crawler.rules.scoring import score_indicators
@@ -198,6 +199,7 @@ class RuleSet:
             s for s in SCOPES if any(s in plan.scopes for plan in self._plans.values())
         )
         self._always = tuple(ri for ri in active if self._rules[ri].always)
+        self._need = needed_masks(refs)
         # (rule, selection) pairs as small ints: a page collects its matches per slot
         slots: dict[tuple[int, str], int] = {}
         self._target: list[tuple[int, int]] = []  # gid -> (slot, pattern index)
@@ -285,7 +287,7 @@ class RuleSet:
                 candidates: set[int] = set()
                 if plan.automaton is not None:
                     candidates = scan_literals(
-                        plan.automaton, view.text, self._refs, scope, lang, found
+                        plan.automaton, view.text, self._need, scope, lang, found
                     )
                 candidates.update(plan.unfiltered)
                 targets = self._entry_targets

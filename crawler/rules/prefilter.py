@@ -22,7 +22,7 @@ import ahocorasick
 import re2
 
 from crawler.rules.normalize import View, ViewKey
-from crawler.rules.patterns import CompiledPattern
+from crawler.rules.patterns import MIN_ATOM, CompiledPattern
 
 MAX_MATCHES = 1000  # per pattern per scope; a pathological page cannot blow up memory
 CHUNK = 64  # regexes per re2.Set (bigger sets are faster but risk RE2's DFA memory budget)
@@ -109,7 +109,7 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
                 (ref.gid, (p.word_start, p.word_end, ref.scopes, p.langs))
             )
         elif p.atoms is not None:
-            for k, atom_set in enumerate(p.atoms):
+            for k, atom_set in enumerate(_worth_scanning(p.atoms)):
                 for atom in atom_set:
                     table.setdefault(atom, ([], []))[1].append((ref.gid, 1 << k))
         else:
@@ -129,6 +129,22 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
             unfiltered=tuple(unfiltered.get(key, ())),
         )
     return plans
+
+
+def needed_masks(refs: list[PatternRef]) -> list[int]:
+    """Per gid: the atom-set bits scan_literals must see before the regex is worth running."""
+    return [
+        (1 << len(_worth_scanning(r.pattern.atoms))) - 1 if r.pattern.atoms else -1 for r in refs
+    ]
+
+
+def _worth_scanning(atoms: tuple[frozenset[str], ...]) -> tuple[frozenset[str], ...]:
+    """The atom sets the automaton looks for: 3-character atoms ("the", "our", "age") occur
+    hundreds of times per page and every occurrence costs a step of the scan loop, so they are
+    used only when a regex has no set of longer atoms. (Fewer sets only means the regex is
+    confirmed by its re2.Set more often; which pages match does not change.)"""
+    longer = tuple(s for s in atoms if min(len(a) for a in s) > MIN_ATOM)
+    return longer or atoms
 
 
 def _entries(word: str, lits: list[tuple[int, Any]]) -> tuple[LiteralEntry, ...]:
@@ -203,11 +219,11 @@ def confirm(plan: ViewPlan, candidates: set[int], view: View) -> set[int]:
 
 
 def scan_literals(
-    automaton: Any, text: str, refs: list[PatternRef], scope: str, lang: str | None,
+    automaton: Any, text: str, need: list[int], scope: str, lang: str | None,
     found: list[LiteralEntry],
 ) -> set[int]:  # fmt: skip
     """Append to `found` the literal entries that occur (whole-word where required) in `text`;
-    return the regexes worth running (every one of their atom sets has an atom in the text).
+    return the regexes worth running (each atom set the automaton looks for has an atom here).
 
     Only *whether* a literal occurs is decided here: where it occurs is found later, and only
     for the literals a condition or the evidence of a fired rule asks about
@@ -250,12 +266,7 @@ def scan_literals(
         else:
             found.extend(entries)
         done[vid] = 1
-    candidates: set[int] = set()
-    for gid, mask in masks.items():
-        atoms = refs[gid].pattern.atoms
-        if atoms is not None and mask == (1 << len(atoms)) - 1:
-            candidates.add(gid)
-    return candidates
+    return {gid for gid, mask in masks.items() if mask == need[gid]}
 
 
 def find_all(regex: Any, view: View) -> list[tuple[int, int]]:
