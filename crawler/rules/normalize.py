@@ -202,6 +202,8 @@ def _fold(text: str, casefold: bool) -> View:
         return _collapse(out.translate(_ASCII_SPACE), ())
     folder = _folder(casefold)
     table = folder.table
+    if (len(text.encode("utf-8")) - len(text)) * SPARSE < len(text):
+        return _fold_sparse(text, folder)
     if folder.odd.search(text) is None:
         return _collapse(text.translate(table), ())
     pieces: list[str] = []
@@ -221,6 +223,44 @@ def _fold(text: str, casefold: bool) -> View:
         new_pos += len(f)
         pos = i + 1
     pieces.append(text[pos:].translate(table))
+    return _collapse("".join(pieces), (edits,) if edits else ())
+
+
+SPARSE = 16  # fewer than 1/SPARSE extra UTF-8 bytes per character: mostly ASCII text
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+
+
+def _fold_sparse(text: str, folder: _CharFold) -> View:
+    """_fold for mostly-ASCII text: `str.translate` with a list table looks up every character
+    after the first non-ASCII one, so the ASCII stretches are folded on their own (C fast paths)
+    and only the non-ASCII runs go through the table."""
+    table = folder.table
+    odd = folder.odd
+    casefold = folder.casefold
+    pieces: list[str] = []
+    edits = OffsetMap()
+    pos = 0
+    new_pos = 0
+    for m in _NON_ASCII_RUN.finditer(text):
+        start, end = m.span()
+        if start > pos:
+            chunk = text[pos:start]
+            pieces.append((chunk.lower() if casefold else chunk).translate(_ASCII_SPACE))
+            new_pos += start - pos
+        run = m.group()
+        if odd.search(run) is None:
+            pieces.append(run.translate(table))
+            new_pos += end - start
+        else:
+            for i, c in enumerate(run, start):
+                f = folder.fold(c)
+                pieces.append(f)
+                if len(f) != 1:
+                    edits.add(new_pos, i, 1, len(f))
+                new_pos += len(f)
+        pos = end
+    chunk = text[pos:]
+    pieces.append((chunk.lower() if casefold else chunk).translate(_ASCII_SPACE))
     return _collapse("".join(pieces), (edits,) if edits else ())
 
 
