@@ -302,9 +302,17 @@ for _k, _v in _LEET_PAIRS.items():
     LEET_TABLE[ord(_k)] = _v
 
 
+_NON_ASCII_SPLIT = re.compile(r"([^\x00-\x7f]+)")
+
+
 def leet(text: str) -> str:
-    """One-to-one look-alike folding (lengths unchanged, so offsets are unchanged)."""
-    return text.translate(LEET_TABLE)
+    """One-to-one look-alike folding (lengths unchanged, so offsets are unchanged).
+
+    Mostly-ASCII text is translated piecewise: `str.translate` has a fast path for ASCII strings
+    only, and a character beyond the table costs a caught IndexError."""
+    if text.isascii() or (len(text.encode("utf-8")) - len(text)) * SPARSE >= len(text):
+        return text.translate(LEET_TABLE)
+    return "".join([piece.translate(LEET_TABLE) for piece in _NON_ASCII_SPLIT.split(text)])
 
 
 # ---------------------------------------------------------------------------- spelled-out digits
