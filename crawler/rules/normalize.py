@@ -271,18 +271,39 @@ def _collapse(text: str, maps: tuple[OffsetMap, ...]) -> View:
     """Collapse runs of spaces to one space (the extra spaces are deleted)."""
     if "  " not in text:
         return View(text, maps)
-    edits = OffsetMap()
-    pieces: list[str] = []
-    pos = 0
-    removed = 0
-    for m in _SPACE_RUN.finditer(text):
-        s, e = m.span()
-        pieces.append(text[pos : s + 1])
-        edits.add(s + 1 - removed, s + 1, e - s - 1, 0)
-        removed += e - s - 1
-        pos = e
-    pieces.append(text[pos:])
-    return View("".join(pieces), (*maps, edits))
+    return View(_SPACE_RUN.sub(" ", text), (*maps, _CollapseMap(text)))
+
+
+class _CollapseMap(OffsetMap):
+    """The OffsetMap of `_collapse`, built on first use: offsets are only mapped back for the
+    evidence of fired rules (and near() across views), so most pages never need it."""
+
+    __slots__ = ("_source",)
+
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self._source: str | None = source  # the text before collapsing (has a run of spaces)
+
+    def _build(self) -> None:
+        text, self._source = self._source, None
+        removed = 0
+        for m in _SPACE_RUN.finditer(text or ""):
+            s, e = m.span()
+            self.add(s + 1 - removed, s + 1, e - s - 1, 0)
+            removed += e - s - 1
+
+    def __bool__(self) -> bool:
+        return True  # made only for a text with a run of spaces
+
+    def start(self, p: int) -> int:
+        if self._source is not None:
+            self._build()
+        return super().start(p)
+
+    def end(self, p: int) -> int:
+        if self._source is not None:
+            self._build()
+        return super().end(p)
 
 
 # ---------------------------------------------------------------------------- leet / confusables
