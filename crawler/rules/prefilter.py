@@ -14,7 +14,7 @@ patterns that actually occur, so it barely grows with the number of rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +74,15 @@ def _is_word(c: str) -> bool:
 
 
 # automaton value: (value id, literal length, literal entries, (regex gid, atom-set bit) pairs)
-AutomatonValue = tuple[int, int, tuple[LiteralEntry, ...], tuple[tuple[int, int], ...]]
+# plus the entries per scope, and whether any entry is limited to languages
+AutomatonValue = tuple[
+    int,
+    int,
+    tuple[LiteralEntry, ...],
+    tuple[tuple[int, int], ...],
+    dict[str, tuple[LiteralEntry, ...]],
+    bool,
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +128,14 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
         if words.get(key):
             automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
             for vid, (word, (lits, regs)) in enumerate(words[key].items()):
-                automaton.add_word(word, (vid, len(word), _entries(word, lits), tuple(regs)))
+                entries = _entries(word, lits)
+                by_scope = {
+                    sc: tuple(e for e in entries if sc in e.scopes)
+                    for sc in {sc for e in entries for sc in e.scopes}
+                }
+                langs = any(e.langs for e in entries)
+                value = (vid, len(word), entries, tuple(regs), by_scope, langs)
+                automaton.add_word(word, value)
             automaton.make_automaton()
         plans[key] = ViewPlan(
             key=key,
@@ -233,7 +248,7 @@ def scan_literals(
     masks: dict[int, int] = {}
     n = len(text)
     done = bytearray(len(automaton))
-    pending: dict[int, list[LiteralEntry]] = {}
+    pending: dict[int, Sequence[LiteralEntry]] = {}
     for end, value in automaton.iter(text):
         vid = value[0]
         if done[vid]:
@@ -242,17 +257,24 @@ def scan_literals(
         if entries is None:
             for gid, bit in value[3]:
                 masks[gid] = masks.get(gid, 0) | bit
-            entries = pending[vid] = [
-                e
-                for e in value[2]
-                if scope in e.scopes and not (lang and e.langs and lang not in e.langs)
-            ]
+            entries = value[4].get(scope)
+            if entries and lang and value[5]:
+                entries = [e for e in entries if not (e.langs and lang not in e.langs)]
             if not entries:
                 done[vid] = 1
                 continue
+            pending[vid] = entries
         start = end - value[1] + 1
-        before = start > 0 and _is_word(text[start - 1])
-        after = end + 1 < n and _is_word(text[end + 1])
+        if start > 0:
+            c = text[start - 1]
+            before = c.isalnum() or c == "_"
+        else:
+            before = False
+        if end + 1 < n:
+            c = text[end + 1]
+            after = c.isalnum() or c == "_"
+        else:
+            after = False
         if before or after:
             keep = []
             for entry in entries:
