@@ -200,6 +200,12 @@ class RuleSet:
         )
         self._always = tuple(ri for ri in active if self._rules[ri].always)
         self._need = needed_masks(refs)
+        # regexes per scope, and those limited to languages (what _applies() decides, in bulk)
+        self._regex_in: dict[str, frozenset[int]] = {
+            scope: frozenset(r.gid for r in refs if r.pattern.is_regex and scope in r.scopes)
+            for scope in SCOPES
+        }
+        self._lang_limited = frozenset(r.gid for r in refs if r.pattern.langs)
         # (rule, selection) pairs as small ints: a page collects its matches per slot
         slots: dict[tuple[int, str], int] = {}
         self._target: list[tuple[int, int]] = []  # gid -> (slot, pattern index)
@@ -292,7 +298,9 @@ class RuleSet:
                 candidates.update(plan.unfiltered)
                 targets = self._entry_targets
                 out.extend((targets[e], scope, Occurrences(view, e)) for e in found)
-                candidates = {g for g in candidates if self._applies(g, scope, lang)}
+                candidates &= self._regex_in[scope]
+                if lang and not self._lang_limited.isdisjoint(candidates):
+                    candidates = {g for g in candidates if self._applies(g, scope, lang)}
                 if candidates:
                     refs = self._refs
                     for g in confirm(plan, candidates, view):
