@@ -5,12 +5,13 @@ A request to a host goes through `async with slot.turn(pace):` which, in order,
   2. waits out any backoff (Retry-After, 429/503 jittered exponential backoff),
   3. waits for the host's throttle (asyncio-throttle, one request per `interval`), where
      interval = the strictest of 1/rate, robots.txt Crawl-delay,
-  4. asks the optional cross-worker `pace(host, interval)` hook (the store's `reserve_host`) how
-     long to wait so that all workers together keep the same rate,
-  5. takes a place in `gate` (the fetcher's global limit), held for the exchange only, so a
+  4. takes a place in `gate` (the fetcher's global limit), held for the exchange only, so a
      host that makes its requests wait never holds places other hosts could use,
-  6. departs no earlier than `interval` after this host's previous departure (exact spacing,
-     whatever the waits above did).
+  5. departs no earlier than `interval` after this host's previous departure (exact spacing,
+     whatever the waits above did),
+  6. last, asks the optional cross-worker `pace(host, interval)` hook (the store's
+     `reserve_host`) how long to wait so that all workers together keep the same rate; this is
+     done right before sending so no other wait can bunch the workers' requests up.
 A host that fails `fail_limit` times in a row, or asks for a wait longer than `backoff_max`, is
 paused for a while with a reason; fetches to it are refused with that reason meanwhile.
 """
@@ -104,10 +105,6 @@ class HostSlot:
                 await asyncio.sleep(wait)
             if self.interval > 0:
                 await self._throttle.acquire()  # type: ignore[no-untyped-call]
-            if pace is not None:
-                extra = await pace(self.host, self.interval)
-                if extra > 0:
-                    await asyncio.sleep(extra)
             async with gate if gate is not None else contextlib.nullcontext():
                 # exact spacing at departure: waiting for `gate` must not bunch requests up
                 async with self._depart:
@@ -115,6 +112,12 @@ class HostSlot:
                     wait = max(self._last_departure + self.interval, self.blocked_until) - now
                     if wait > 0:
                         await asyncio.sleep(wait)
+                    if pace is not None:
+                        # reserve the cross-worker slot last, right before departure: any wait
+                        # between reserving and sending would let workers' requests bunch up
+                        extra = await pace(self.host, self.interval)
+                        if extra > 0:
+                            await asyncio.sleep(extra)
                     self._last_departure = self._clock()
                 self.requests += 1
                 yield
