@@ -74,6 +74,22 @@ def build_site(site: LoopbackSite) -> list[str]:
     ]
 
 
+def crawl_args(seeds: Path, db: Path, *extra: str) -> list[str]:
+    """`triage crawl` on one seed file with the test rules, politeness off for the test site."""
+    return [
+        "crawl",
+        str(seeds),
+        "--db",
+        str(db),
+        "--rules",
+        str(RULES),
+        "--per-host-rps",
+        "0",
+        "--no-progress",
+        *extra,
+    ]
+
+
 def write_seeds(path: Path, urls: list[str], extra: str = "") -> Path:
     path.write_text("# test seeds\n\n" + "\n".join(urls) + "\n" + extra, encoding="utf-8")
     return path
@@ -106,15 +122,7 @@ def test_crawl_gives_every_seed_one_final_state_with_a_reason(
     seeds = write_seeds(tmp_path / "seeds.txt", [*urls, urls[0]], "ftp://nope.example/\n")
     db = tmp_path / "t.db"
     out = triage(
-        "crawl",
-        str(seeds),
-        "--db",
-        str(db),
-        "--rules",
-        str(RULES),
-        "--per-host-rps",
-        "0",
-        "--no-progress",
+        *crawl_args(seeds, db),
         "--log-format",
         "json",
         env={"TRIAGE_MAX_BODY_BYTES": str(2 * 1024 * 1024)},
@@ -141,22 +149,17 @@ def test_crawl_flags_pages_with_evidence(site: LoopbackSite, tmp_path: Path) -> 
     urls = build_site(site)
     db = tmp_path / "t.db"
     out = triage(
-        "crawl",
-        str(write_seeds(tmp_path / "s.txt", urls)),
-        "--db",
-        str(db),
-        "--rules",
-        str(RULES),
-        "--per-host-rps",
-        "0",
-        "--no-progress",
+        *crawl_args(write_seeds(tmp_path / "s.txt", urls), db),
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
     rows = hit_records(db)
     flagged = {r["url"]: r for r in rows}
     assert set(flagged) == {
-        site.url("/ad/1"), site.url("/ad/2"), site.url("/moved"), site.url("/cp1251")
+        site.url("/ad/1"),
+        site.url("/ad/2"),
+        site.url("/moved"),
+        site.url("/cp1251"),
     }
     top = flagged[site.url("/ad/1")]
     assert top["priority"] == "high" and top["score"] == 5
@@ -190,17 +193,7 @@ def test_second_crawl_does_not_refetch_finished_urls(site: LoopbackSite, tmp_pat
     urls = build_site(site)
     seeds = write_seeds(tmp_path / "s.txt", urls)
     db = tmp_path / "t.db"
-    args = [
-        "crawl",
-        str(seeds),
-        "--db",
-        str(db),
-        "--rules",
-        str(RULES),
-        "--per-host-rps",
-        "0",
-        "--no-progress",
-    ]
+    args = crawl_args(seeds, db)
     assert triage(*args).returncode == 0
     first = hits(db)
     n = len(site.requests)
