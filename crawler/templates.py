@@ -34,22 +34,48 @@ MAX_REPRESENTATIVES = 16  # pages of one cluster kept in the LSH index
 LSH_SLACK = 0.1  # LSH candidate threshold = threshold - slack (fewer missed neighbours)
 MAX_CHARS = 12_000  # an ad template sits in the first few KB; long pages are cut for hashing
 
-# (one of these must be in the text for the mask to apply, pattern, replacement), in order
-_MASKS = (
-    (("@",), re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), " xemail "),
+# (one of these must be in the text for the mask to apply, pattern, replacement, marker), in
+# order. A mask with a marker never matches across whitespace and every match contains the
+# marker, so it is applied only to the whitespace-free runs that contain one (`_sub_runs`): the
+# same result as `pattern.sub` over the whole text, without trying the pattern at every position.
+_MASKS: tuple[tuple[tuple[str, ...], re.Pattern[str], str, re.Pattern[str] | None], ...] = (
+    (("@",), re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), " xemail ", re.compile("@")),
     (("/", "www."), re.compile(r"(?i)(?:https?://|www\.|(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}/)\S*"),
-     " xurl "),
-    (("@",), re.compile(r"@\w+"), " xhandle "),
-    (("",), re.compile(r"[+(]?\d[\d\s().,:/\-]*"), " xnum "),
+     " xurl ", re.compile(r"(?i)/|www\.")),
+    (("@",), re.compile(r"@\w+"), " xhandle ", None),
+    (("",), re.compile(r"[+(]?\d[\d\s().,:/\-]*"), " xnum ", None),
 )
 _WORD = re.compile(r"\w+")
+_UP_TO_LAST_SPACE = re.compile(r".*\s", re.DOTALL)
+_SPACE = re.compile(r"\s")
+
+
+def _sub_runs(text: str, rx: re.Pattern[str], repl: str, marker: re.Pattern[str]) -> str:
+    """`rx.sub(repl, text)` for a pattern whose matches are whitespace-free and hold `marker`."""
+    out: list[str] = []
+    done = 0
+    hit = marker.search(text)
+    while hit is not None:
+        at = hit.start()
+        before = _UP_TO_LAST_SPACE.match(text, done, at)
+        start = before.end() if before else done
+        space = _SPACE.search(text, at)
+        end = space.start() if space else len(text)
+        out.append(text[done:start])
+        out.append(rx.sub(repl, text[start:end]))
+        done = end
+        hit = marker.search(text, end)
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
 
 
 def normalise(text: str, mask: Iterable[str] = ()) -> list[str]:
     """Lower-cased word tokens with names, places, numbers, handles, emails and URLs masked."""
-    for needles, rx, repl in _MASKS:
+    for needles, rx, repl, marker in _MASKS:
         if any(n in text for n in needles):
-            text = rx.sub(repl, text)
+            text = rx.sub(repl, text) if marker is None else _sub_runs(text, rx, repl, marker)
     tokens = _WORD.findall(text)
     lowered = _WORD.findall(text.lower())
     if len(lowered) != len(tokens):  # a case mapping changed the word split (rare)
