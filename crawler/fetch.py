@@ -183,6 +183,10 @@ class Fetcher:
 
     # ------------------------------------------------------------------ link policy
 
+    def follow_depth(self, parent_url: str) -> int:
+        """How deep links found on `parent_url` may be followed (0: not at all)."""
+        return self.policy.rule_for(_host_key(parent_url)).max_depth
+
     def should_follow(self, parent_url: str, link: str, depth: int) -> bool:
         """May a link found on `parent_url` be queued at `depth`? (source policy follow rules)"""
         rule = self.policy.rule_for(_host_key(parent_url))

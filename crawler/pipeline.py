@@ -216,6 +216,9 @@ class Pipeline:
         if should_follow is None:
             return
         depth = claim.depth + 1
+        follow_depth = getattr(self.fetcher, "follow_depth", None)
+        if follow_depth is not None and depth > follow_depth(claim.url):
+            return  # the usual case (max_depth 0): no need to look at every link
         links = [u for u in document.links if should_follow(claim.url, u, depth)]
         if links:
             await self.store.enqueue_discovered(claim, links, depth)

@@ -79,3 +79,33 @@ async def test_stop_drains_until_the_deadline_then_releases_leases(
     assert counts["fetching"] == 0
     assert counts["done"] + counts["queued"] == 30
     assert 0 < counts["done"] < 30
+
+
+async def test_links_are_followed_only_as_deep_as_the_source_policy_allows(
+    site: LoopbackSite, tmp_path: Path
+) -> None:
+    index = site.route("/", '<a href="/a">a</a> <a href="/b">b</a>')
+    site.route("/a", '<p>page a</p><a href="/deeper">deeper</a>')
+    site.route("/b", "<p>page b</p>")
+    site.route("/deeper", "<p>too deep</p>")
+    policy = tmp_path / "sources.yaml"
+    policy.write_text("defaults: {max_depth: 1}\n")
+    followed = FetchSettings.from_env(
+        {"TRIAGE_ALLOW_CIDRS": "127.0.0.1/32"}, per_host_rps=0.0, sources_path=policy
+    )
+    async with open_store(tmp_path / "t.db") as store:
+        await store.add_batch("s.txt", "2" * 64, [Seed(index, "s.txt", 1)], [])
+        await run_worker(store, followed, RuleHolder(RULES), idle_exit=True)
+        urls = {u.url.removeprefix(site.base) for u in await store.list_urls()}
+    assert urls == {"/", "/a", "/b"}
+    assert "/deeper" not in site.paths()
+
+
+async def test_links_are_not_followed_by_default(site: LoopbackSite, tmp_path: Path) -> None:
+    index = site.route("/", '<a href="/a">a</a>')
+    site.route("/a", "<p>page a</p>")
+    async with open_store(tmp_path / "t.db") as store:
+        await store.add_batch("s.txt", "3" * 64, [Seed(index, "s.txt", 1)], [])
+        await run_worker(store, settings(), RuleHolder(RULES), idle_exit=True)
+        assert len(await store.list_urls()) == 1
+    assert site.paths().count("/a") == 0
