@@ -166,19 +166,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server for loopback sites (the demo, the tests): daemon threads, and a
+    client that hangs up early (a refused body, a cut download) is not logged as an error."""
+
     daemon_threads = True
     allow_reuse_address = True
 
     def handle_error(self, request: object, client_address: object) -> None:
-        """A client that hangs up early (a refused body, a cut download) is not an error here."""
-        import sys
-
         exc = sys.exc_info()[1]
         if isinstance(exc, ConnectionError | TimeoutError):
             return
         super().handle_error(request, client_address)  # type: ignore[arg-type]
 
+
+class _Server(QuietHTTPServer):
     def __init__(self, address: tuple[str, int], verbose: bool) -> None:
         self.table = routes()
         self.requests: list[str] = []
