@@ -27,6 +27,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -125,14 +126,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         base = load_baseline(args.baseline, Path(tmp))
         bad = compare(pages, cur, base)
+        verdict = "outputs IDENTICAL to the baseline" if not bad else f"{bad} DIFFERENCES"
         print(f"{len(pages)} bench pages ({sum(map(len, pages)) // len(pages)} bytes each): "
-              + ("outputs IDENTICAL to the baseline" if not bad else f"{bad} DIFFERENCES"))  # fmt: skip
+              f"{verdict}")
         best: dict[str, float] = {}
         for _ in range(args.rounds):
             for label, (ex_mod, en_mod) in (("baseline", base), ("current", cur)):
                 docs = run_extract(ex_mod, pages)  # the Documents entities run on
-                ms_x = cpu_ms_per_page(lambda m=ex_mod: run_extract(m, pages), len(pages))
-                ms_e = cpu_ms_per_page(lambda m=en_mod, d=docs: run_entities(m, d), len(pages))
+                ms_x = cpu_ms_per_page(partial(run_extract, ex_mod, pages), len(pages))
+                ms_e = cpu_ms_per_page(partial(run_entities, en_mod, docs), len(pages))
                 best[f"{label} extract"] = min(best.get(f"{label} extract", 1e9), ms_x)
                 best[f"{label} entities"] = min(best.get(f"{label} entities", 1e9), ms_e)
     print(f"CPU ms/page, best of {args.rounds} alternating rounds (baseline = {args.baseline}):")
