@@ -45,6 +45,9 @@ log = structlog.get_logger("triage.pipeline")
 TRANSIENT_RETRY_S = 300.0
 TRANSIENT_TRIES = 3
 
+# A worker claims new URLs once this many of its slots are free (at most concurrency / 4).
+CLAIM_GROUP = 16
+
 # Pages larger than this are parsed in a thread so the event loop keeps serving other fetches.
 THREADED_EXTRACT_BYTES = 256 * 1024
 
@@ -296,9 +299,13 @@ async def run_worker(
                 observe(processed)
 
         last_renew = time.monotonic()
+        # Claim in groups, not one URL per finished task: one claim transaction per
+        # CLAIM_GROUP slots (the frontier is asked again as soon as that many are free).
+        group = max(1, min(CLAIM_GROUP, concurrency // 4))
         while not stop.is_set():
             free = concurrency - len(in_flight)
-            claims = await store.claim(worker, min(free, 256), lease_seconds) if free else []
+            want = free if free >= group or not in_flight else 0
+            claims = await store.claim(worker, min(want, 256), lease_seconds) if want else []
             for claim in claims:
                 task = asyncio.create_task(pipeline.process(claim), name=f"url-{claim.url_id}")
                 in_flight[claim.url_id] = task
