@@ -1,6 +1,6 @@
 """RuleSet: an immutable compiled rule pack, and its evaluation of one Document.
 
-views per scope (normalize.py) -> one automaton pass per view (prefilter.py)
+views per scope (normalize.py) -> one literal-set pass per view (prefilter.py)
   -> regexes whose atoms occur, confirmed by re2.Sets -> conditions of the rules touched
   (condition.py; regex spans found only when count/near/evidence need them)
   -> indicators with evidence on the original text -> score and priority (scoring.py)
@@ -291,10 +291,8 @@ class RuleSet:
                 view = views.get(key)
                 found: list[LiteralEntry] = []
                 candidates: set[int] = set()
-                if plan.automaton is not None:
-                    candidates = scan_literals(
-                        plan.automaton, view.text, self._need, scope, lang, found
-                    )
+                if plan.words is not None:
+                    candidates = scan_literals(plan, view, self._need, scope, lang, found)
                 candidates.update(plan.unfiltered)
                 targets = self._entry_targets
                 out.extend((targets[e], scope, Occurrences(view, e)) for e in found)
@@ -341,9 +339,7 @@ class RuleSet:
 
 
 def _literal_entries(plan: ViewPlan) -> list[LiteralEntry]:
-    if plan.automaton is None:
-        return []
-    return [entry for _, value in plan.automaton.items() for entry in value[2]]
+    return [entry for value in plan.values for entry in value[2]]
 
 
 def _info(rule: CompiledRule) -> RuleInfo:

@@ -1,24 +1,25 @@
 """One pass over each text decides which patterns can match: the YARA-style atom -> verify design.
 
-Per text form (view key) there is one Aho-Corasick automaton holding every literal of every rule
-and the atoms of every regex. Scanning a page's text once yields the literals that occur (after
-the whole-word check; where they occur is found later, only when needed) and the regexes whose
-atoms all occur. Those candidates (and the regexes
-without atoms) are then confirmed by `re2.Set`s of CHUNK regexes: one pass per chunk says which
-match at all. Where a confirmed regex matches is only computed when a condition (count, near) or
-the evidence of a fired rule needs it (engine.py).
+Per text form (view key) there is one RE2 set (`re2.Set`, literal mode) holding every literal of
+every rule and the atoms of every regex. One pass of it over a page's UTF-8 text says which of
+those strings occur (RE2's DFA, in C: no Python work per occurrence). Then, per string that
+occurs, Python checks the whole-word requirement of its literals (`str.find` until an occurrence
+qualifies; where they all occur is found later, only when needed) and marks the atom sets it
+satisfies. The regexes whose atom sets are all satisfied (and the regexes without atoms) are
+confirmed by `re2.Set`s of CHUNK regexes: one pass per chunk says which match at all. Where a
+confirmed regex matches is only computed when a condition (count, near) or the evidence of a
+fired rule needs it (engine.py).
 
-Cost per page is one automaton pass per view key in use (usually one or two) plus the work for
-patterns that actually occur, so it barely grows with the number of rules.
+Cost per page is one literal-set pass per view key in use (usually one or two) plus the work for
+strings that actually occur, so it barely grows with the number of rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import ahocorasick
 import re2
 
 from crawler.rules.normalize import View, ViewKey
@@ -41,7 +42,7 @@ class PatternRef:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class LiteralEntry:
-    """The literal patterns of one automaton key that behave identically (same whole-word
+    """The literal patterns of one prefilter string that behave identically (same whole-word
     flags, scopes and languages): a common word used by many rules is checked once."""
 
     literal: str
@@ -73,11 +74,11 @@ def _is_word(c: str) -> bool:
     return c.isalnum() or c == "_"
 
 
-# automaton value: (value id, literal length, literal entries, (regex gid, atom-set bit) pairs)
-# plus the entries per scope, and whether any entry is limited to languages
-AutomatonValue = tuple[
+# one string of the literal set: (its index in the set, the string, literal entries,
+# (regex gid, atom-set bit) pairs, the entries per scope, whether any entry is limited to languages)
+WordValue = tuple[
     int,
-    int,
+    str,
     tuple[LiteralEntry, ...],
     tuple[tuple[int, int], ...],
     dict[str, tuple[LiteralEntry, ...]],
@@ -89,7 +90,8 @@ AutomatonValue = tuple[
 class ViewPlan:
     key: ViewKey
     scopes: frozenset[str]
-    automaton: Any  # ahocorasick.Automaton | None
+    words: Any  # re2.Set of every literal and atom string of this view (literal mode) | None
+    values: tuple[WordValue, ...]  # per index in `words`
     unfiltered: tuple[int, ...]  # regex gids without atoms
     chunks: tuple[RegexChunk, ...] = ()  # every regex of this view, in re2.Sets
     chunk_of: dict[int, int] = field(default_factory=dict)  # regex gid -> chunk index
@@ -124,26 +126,38 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
             unfiltered.setdefault(p.key, []).append(ref.gid)
     plans: dict[ViewKey, ViewPlan] = {}
     for key in scopes:
-        automaton = None
-        if words.get(key):
-            automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
-            for vid, (word, (lits, regs)) in enumerate(words[key].items()):
-                entries = _entries(word, lits)
-                by_scope = {
-                    sc: tuple(e for e in entries if sc in e.scopes)
-                    for sc in {sc for e in entries for sc in e.scopes}
-                }
-                langs = any(e.langs for e in entries)
-                value = (vid, len(word), entries, tuple(regs), by_scope, langs)
-                automaton.add_word(word, value)
-            automaton.make_automaton()
+        values: list[WordValue] = []
+        for vid, (word, (lits, regs)) in enumerate(words.get(key, {}).items()):
+            entries = _entries(word, lits)
+            by_scope = {
+                sc: tuple(e for e in entries if sc in e.scopes)
+                for sc in {sc for e in entries for sc in e.scopes}
+            }
+            langs = any(e.langs for e in entries)
+            values.append((vid, word, entries, tuple(regs), by_scope, langs))
         plans[key] = ViewPlan(
             key=key,
             scopes=frozenset(scopes[key]),
-            automaton=automaton,
+            words=_literal_set([v[1] for v in values]) if values else None,
+            values=tuple(values),
             unfiltered=tuple(unfiltered.get(key, ())),
         )
     return plans
+
+
+def _literal_set(words: list[str]) -> Any:
+    """An re2.Set matching each word as an exact, case-sensitive string (the words and the
+    text are folded alike), so `Match` says which words occur anywhere in the text."""
+    options = re2.Options()
+    options.log_errors = True
+    options.literal = True
+    options.case_sensitive = True
+    options.max_mem = 256 << 20
+    the_set = re2.Set.SearchSet(options)
+    for word in words:
+        the_set.Add(word)
+    the_set.Compile()
+    return the_set
 
 
 def needed_masks(refs: list[PatternRef]) -> list[int]:
@@ -154,7 +168,7 @@ def needed_masks(refs: list[PatternRef]) -> list[int]:
 
 
 def _worth_scanning(atoms: tuple[frozenset[str], ...]) -> tuple[frozenset[str], ...]:
-    """The atom sets the automaton looks for: 3-character atoms ("the", "our", "age") occur
+    """The atom sets the prefilter looks for: 3-character atoms ("the", "our", "age") occur
     hundreds of times per page and every occurrence costs a step of the scan loop, so they are
     used only when a regex has no set of longer atoms. (Fewer sets only means the regex is
     confirmed by its re2.Set more often; which pages match does not change.)"""
@@ -206,15 +220,17 @@ def attach_sets(plans: dict[ViewKey, ViewPlan], refs: list[PatternRef]) -> dict[
             )
         gate = None
         unfiltered = [refs[gid].pattern.regex_source for gid in plan.unfiltered]
-        if (
-            key.cased
-            and plan.automaton is None
-            and unfiltered
-            and all(s.isascii() for s in unfiltered)
-        ):
+        if key.cased and plan.words is None and unfiltered and all(s.isascii() for s in unfiltered):
             gate = _regex_set(unfiltered, cased=False)
         out[key] = ViewPlan(
-            plan.key, plan.scopes, plan.automaton, plan.unfiltered, tuple(chunks), chunk_of, gate
+            plan.key,
+            plan.scopes,
+            plan.words,
+            plan.values,
+            plan.unfiltered,
+            tuple(chunks),
+            chunk_of,
+            gate,
         )
     return out
 
@@ -234,61 +250,81 @@ def confirm(plan: ViewPlan, candidates: set[int], view: View) -> set[int]:
 
 
 def scan_literals(
-    automaton: Any, text: str, need: list[int], scope: str, lang: str | None,
+    plan: ViewPlan, view: View, need: list[int], scope: str, lang: str | None,
     found: list[LiteralEntry],
 ) -> set[int]:  # fmt: skip
-    """Append to `found` the literal entries that occur (whole-word where required) in `text`;
-    return the regexes worth running (each atom set the automaton looks for has an atom here).
+    """Append to `found` the literal entries that occur (whole-word where required) in the
+    view's text; return the regexes worth running (each atom set the prefilter looks for has an
+    atom here).
 
     Only *whether* a literal occurs is decided here: where it occurs is found later, and only
     for the literals a condition or the evidence of a fired rule asks about
-    (`LiteralEntry.find`). So an automaton value is retired after its first valid occurrence
-    and every later occurrence costs one cheap loop step.
+    (`LiteralEntry.find`). One RE2 set pass says which strings occur at all; only those are
+    looked at from Python, and only until one occurrence satisfies each entry.
     """
     masks: dict[int, int] = {}
+    text = view.text
     n = len(text)
-    done = bytearray(len(automaton))
-    pending: dict[int, Sequence[LiteralEntry]] = {}
-    for end, value in automaton.iter(text):
-        vid = value[0]
-        if done[vid]:
+    values = plan.values
+    for index in plan.words.Match(view.utf8().data) or ():
+        _vid, word, _entries, regs, by_scope, langs = values[index]
+        for gid, bit in regs:
+            masks[gid] = masks.get(gid, 0) | bit
+        entries = by_scope.get(scope)
+        if not entries:
             continue
-        entries = pending.get(vid)
-        if entries is None:
-            for gid, bit in value[3]:
-                masks[gid] = masks.get(gid, 0) | bit
-            entries = value[4].get(scope)
-            if entries and lang and value[5]:
-                entries = [e for e in entries if not (e.langs and lang not in e.langs)]
+        if lang and langs:
+            entries = tuple(e for e in entries if not (e.langs and lang not in e.langs))
             if not entries:
-                done[vid] = 1
                 continue
-            pending[vid] = entries
-        start = end - value[1] + 1
-        if start > 0:
-            c = text[start - 1]
-            before = c.isalnum() or c == "_"
-        else:
-            before = False
-        if end + 1 < n:
-            c = text[end + 1]
-            after = c.isalnum() or c == "_"
-        else:
-            after = False
-        if before or after:
+        size = len(word)
+        i = text.find(word)
+        while i >= 0:
+            if i > 0:
+                c = text[i - 1]
+                before = c.isalnum() or c == "_"
+            else:
+                before = False
+            j = i + size
+            if j < n:
+                c = text[j]
+                after = c.isalnum() or c == "_"
+            else:
+                after = False
+            if not (before or after):
+                found.extend(entries)
+                break
             keep = []
             for entry in entries:
                 if (entry.word_start and before) or (entry.word_end and after):
                     keep.append(entry)
                 else:
                     found.append(entry)
-            if keep:
-                pending[vid] = keep
-                continue
-        else:
-            found.extend(entries)
-        done[vid] = 1
+            if not keep:
+                break
+            entries = tuple(keep)
+            i = text.find(word, i + 1)
     return {gid for gid, mask in masks.items() if mask == need[gid]}
+
+
+def scan_literals_reference(
+    plan: ViewPlan, text: str, need: list[int], scope: str, lang: str | None
+) -> tuple[set[LiteralEntry], set[int]]:
+    """What scan_literals must find, by brute force (every entry and atom searched on its own);
+    for tests."""
+    found: set[LiteralEntry] = set()
+    masks: dict[int, int] = {}
+    for _vid, word, entries, regs, _by_scope, _langs in plan.values:
+        if word not in text:
+            continue
+        for gid, bit in regs:
+            masks[gid] = masks.get(gid, 0) | bit
+        for entry in entries:
+            if scope not in entry.scopes or (lang and entry.langs and lang not in entry.langs):
+                continue
+            if entry.find(text):
+                found.add(entry)
+    return found, {gid for gid, mask in masks.items() if mask == need[gid]}
 
 
 def find_all(regex: Any, view: View) -> list[tuple[int, int]]:
