@@ -41,12 +41,13 @@ from crawler.profiles import ad_profile
 from crawler.templates import TemplateIndex
 
 __all__ = [
-    "JoiningEntity", "Network", "NetworkIndex", "NetworkPage", "PageLink", "entity_from_json",
-    "entity_key",
+    "JoiningEntity", "Network", "NetworkIndex", "NetworkPage", "PageLink", "StoreNetwork",
+    "entity_from_json", "entity_key",
 ]
 
 if TYPE_CHECKING:
     from storage.base import PageFeatures, Store
+    from storage.netstate import PageInput
 
 NETWORK_FAMILY = "handler"
 SHARED_CONTACT_WEIGHT = 2.0
@@ -56,6 +57,39 @@ CONTACT_KINDS = frozenset({"phone", "handle", "email"})
 STORE_PAGE_BATCH = 1000
 
 NetworkHook = Callable[[Document, Sequence[Entity]], Awaitable[tuple[Sequence[Indicator], bool]]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """A contact or wallet on a page that other pages share across persons or countries."""
+
+    entity: Entity
+    pages: int
+    name_count: int
+    names: tuple[str, ...]  # sorted, the first six
+    countries: tuple[str, ...]  # sorted
+
+
+def _indicators(nid: int | None, found: Sequence[_Shared]) -> tuple[Indicator, ...]:
+    by_rule: dict[str, list[tuple[Entity, str]]] = {}
+    for f in found:
+        ent = f.entity
+        rule = "network.shared-wallet" if ent.kind == "wallet" else "network.shared-contact"
+        note = (f"{ent.kind} {ent.value} on {f.pages} pages: {f.name_count} names "
+                f"({', '.join(f.names)}), {len(f.countries)} countries "
+                f"({', '.join(f.countries)})")
+        by_rule.setdefault(rule, []).append((ent, note))
+    return tuple(
+        Indicator(
+            rule_id=rule, rule_version=1, family=NETWORK_FAMILY, level="medium",
+            weight=SHARED_CONTACT_WEIGHT,
+            title="Same contact behind several advertised persons or countries"
+            if rule.endswith("contact") else "Same wallet behind several persons or countries",
+            spans=tuple(e.span for e, _ in items),
+            note=f"network {nid}: " + "; ".join(note for _, note in items),
+        )
+        for rule, items in sorted(by_rule.items())
+    )
 
 
 def _domain(url: str) -> str:
@@ -296,7 +330,7 @@ class NetworkIndex:
         group = self._groups[root]
         linked = len(group.confirmed) > (1 if page.url in group.confirmed else 0)
         nid = self._network_id(group) if len(group.pages) > 1 else None
-        by_rule: dict[str, list[tuple[Entity, str]]] = {}
+        found: list[_Shared] = []
         for key, ent in page.entities.items():
             if ent.kind not in CONTACT_KINDS and ent.kind != "wallet":
                 continue
@@ -304,24 +338,9 @@ class NetworkIndex:
             countries = self._entity_countries.get(key, set())
             if len(names) < MIN_PERSONS and len(countries) < MIN_COUNTRIES:
                 continue
-            rule = "network.shared-wallet" if ent.kind == "wallet" else "network.shared-contact"
-            n = len(self._entity_pages[key])
-            note = (f"{ent.kind} {ent.value} on {n} pages: {len(names)} names "
-                    f"({', '.join(sorted(names)[:6])}), {len(countries)} countries "
-                    f"({', '.join(sorted(countries))})")
-            by_rule.setdefault(rule, []).append((ent, note))
-        indicators = tuple(
-            Indicator(
-                rule_id=rule, rule_version=1, family=NETWORK_FAMILY, level="medium",
-                weight=SHARED_CONTACT_WEIGHT,
-                title="Same contact behind several advertised persons or countries"
-                if rule.endswith("contact") else "Same wallet behind several persons or countries",
-                spans=tuple(e.span for e, _ in found),
-                note=f"network {nid}: " + "; ".join(note for _, note in found),
-            )
-            for rule, found in sorted(by_rule.items())
-        )
-        return PageLink(nid, indicators, linked)
+            found.append(_Shared(ent, len(self._entity_pages[key]), len(names),
+                                 tuple(sorted(names)[:6]), tuple(sorted(countries))))
+        return PageLink(nid, _indicators(nid, found), linked)
 
     # ------------------------------------------------------------------ reading
 
@@ -404,3 +423,94 @@ class NetworkIndex:
             first_seen=min(p.first_seen for p in pages),
             last_seen=max(p.last_seen for p in pages),
         )
+
+
+class StoreNetwork:
+    """The crawl-time network view, kept in the store (storage/netstate.py).
+
+    Same signals as `NetworkIndex.hook()` (shared contact/wallet indicators with the entity's
+    span and note, `linked_to_flagged_network`, template clusters joining pages), but the worker
+    holds no per-page state: memory does not grow with pages crawled, nothing is rebuilt at
+    start (a store written before the network tables existed is backfilled once), and every
+    worker on one database shares one view. Reviews reach it through the audit log.
+
+        network = await StoreNetwork.open(store)
+        run_worker(..., network=network.hook())
+    """
+
+    def __init__(self, store: Store, templates: TemplateIndex | None = None) -> None:
+        from storage.netstate import NetState
+
+        self.templates = templates if templates is not None else TemplateIndex()
+        self.state = NetState(
+            store, threshold=self.templates.threshold,
+            max_reps=self.templates.max_representatives, min_persons=MIN_PERSONS,
+            min_countries=MIN_COUNTRIES,
+        )
+        self.store = store
+
+    @classmethod
+    async def open(cls, store: Store, templates: TemplateIndex | None = None) -> StoreNetwork:
+        network = cls(store, templates)
+        await network.backfill()
+        return network
+
+    async def backfill(self) -> int:
+        """Add the pages stored before the network tables existed (once); returns how many."""
+        if await self.state.meta("backfilled"):
+            return 0
+        after = n = 0
+        while True:
+            batch = await self.store.iter_page_features(after, STORE_PAGE_BATCH)
+            if not batch:
+                break
+            await self.state.add_pages([
+                self._input(f.final_url or f.url, f.title, f.body,
+                            [entity_from_json(d) for d in f.entities], f.page_id,
+                            f.hit_status == "confirmed")[0]
+                for f in batch
+            ])
+            after, n = batch[-1].page_id, n + len(batch)
+        await self.state.set_meta("backfilled", 1)
+        return n
+
+    def _input(self, url: str, title: str, body: str, entities: Sequence[Entity],
+               page_key: int | None = None, confirmed: bool = False
+               ) -> tuple[PageInput, dict[str, Entity]]:
+        from storage.netstate import PageInput
+
+        profile = ad_profile(url, title, body)
+        sig = self.templates.sketch(body, mask=(profile.person_name or "", profile.city or ""))
+        own_domain = _domain(url)
+        ents: dict[str, Entity] = {}
+        for ent in entities:
+            if own_domain and ent.kind == "email" and ent.value.endswith(own_domain):
+                continue  # the site's own address joins nothing
+            ents.setdefault(entity_key(ent.kind, ent.value), ent)
+        bands = self.templates.bands(sig) if sig is not None else []
+        return PageInput(url, profile.person_name, profile.country, list(ents), sig, bands,
+                         page_key, confirmed), ents
+
+    async def add_document(self, url: str, title: str, body: str, entities: Sequence[Entity]
+                           ) -> PageLink:
+        """Add (or refresh) one page being crawled; returns its network signals."""
+        page, ents = self._input(url, title, body, entities)
+        state = await self.state.add_page(page)
+        found = [
+            _Shared(ent, s.pages, s.name_count, s.names, s.countries)
+            for key, ent in ents.items()
+            if (ent.kind in CONTACT_KINDS or ent.kind == "wallet")
+            and (s := state.entities.get(key)) is not None
+            and (s.name_count >= MIN_PERSONS or s.country_count >= MIN_COUNTRIES)
+        ]
+        return PageLink(state.network_id, _indicators(state.network_id, found), state.linked)
+
+    def hook(self) -> NetworkHook:
+        """The pipeline's NetworkHook (same contract as `NetworkIndex.hook`)."""
+
+        async def network(doc: Document, entities: Sequence[Entity]) -> tuple[
+                Sequence[Indicator], bool]:
+            link = await self.add_document(doc.url, doc.title, doc.body, entities)
+            return link.indicators, link.linked_to_flagged_network
+
+        return network

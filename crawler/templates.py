@@ -46,6 +46,9 @@ _MASKS: tuple[tuple[tuple[str, ...], re.Pattern[str], str, re.Pattern[str] | Non
     (("",), re.compile(r"[+(]?\d[\d\s().,:/\-]*"), " xnum ", None),
 )
 _WORD = re.compile(r"\w+")
+_BAND_RNG = np.random.RandomState(7)
+_BAND_MULT = _BAND_RNG.randint(1, 2**62, size=64, dtype=np.int64).astype(np.uint64) | np.uint64(1)
+_BAND_SALT = _BAND_RNG.randint(1, 2**62, size=64, dtype=np.int64).astype(np.uint64)
 _UP_TO_LAST_SPACE = re.compile(r".*\s", re.DOTALL)
 _SPACE = re.compile(r"\s")
 
@@ -139,6 +142,21 @@ class TemplateIndex:
         )
         mh.update_batch([g.encode("utf-8") for g in grams])
         return mh
+
+    def sketch(self, text: str, mask: Iterable[str] = ()) -> np.ndarray | None:
+        """The signature's hash values (what the store keeps), or None (too short)."""
+        mh = self.signature(text, mask)
+        return None if mh is None else mh.hashvalues
+
+    def bands(self, sig: np.ndarray) -> list[int]:
+        """LSH band keys of a signature (signed 64-bit, band number folded in): two pages share
+        a key when one band of their signatures is equal (the store's LSH, storage/netstate.py).
+        """
+        b, r = self._lsh.b, self._lsh.r
+        rows = sig[: b * r].astype(np.uint64).reshape(b, r)
+        with np.errstate(over="ignore"):
+            keys = (rows * _BAND_MULT[:r]).sum(axis=1, dtype=np.uint64) + _BAND_SALT[:b]
+        return [int(k) for k in keys.view(np.int64)]
 
     def find(self, page_id: int) -> int:
         """The cluster id of a known page (its own id when it is not known)."""

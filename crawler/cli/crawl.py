@@ -173,9 +173,9 @@ async def _crawl(
         stop = asyncio.Event()
         _install_stop_handlers(stop)
         evidence = _evidence_sink(evidence_dir)
-        from crawler.networks import NetworkIndex
+        from crawler.networks import StoreNetwork
 
-        network = await NetworkIndex.from_store(store)
+        network = await StoreNetwork.open(store)  # state in the store: nothing rebuilt
         with _Progress(progress, remaining) as bar:
             stats = await run_worker(
                 store,

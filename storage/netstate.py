@@ -1,0 +1,397 @@
+"""Crawl-time network state in the store (tables `net_*`, migration 0002_networks).
+
+    state = NetState(store)
+    result = await state.add_page(PageInput(url, name, country, entities, sig, bands, ...))
+    result.network_id, result.linked, result.entities["phone:+49..."]  # -> EntityStats
+
+What a crawl worker needs to give a new page its network signals, kept in the database instead
+of in process memory, so a worker's memory does not grow with pages crawled, nothing is rebuilt
+at start, and every worker on one database sees the same networks:
+
+- net_pages: one row per page URL (a refetch is the same ad): its key, first advertised name and
+  country, confirmed flag;
+- net_nodes / net_comps: connected components of pages, entities ('e:kind:value') and template
+  clusters ('t:N'); a merge relabels the smaller component (each node moves O(log n) times);
+  each component keeps its size, page count, confirmed pages and smallest page key (its id);
+- net_entities (+ net_entity_pages/_names/_countries): per entity, distinct pages, names and
+  countries, counted only when the (entity, page|name|country) row is new, so adding the same
+  page twice (a resumed crawl after kill -9, two workers) never counts twice;
+- net_tmpl_reps / net_tmpl_bands: the template LSH (representatives' MinHash signatures and
+  their band hashes), at most `max_reps` representatives per cluster;
+- net_confirmed: pages whose latest verdict is `confirmed`, followed from the append-only audit
+  log (cursor in net_meta 'audit_id'), so a review in the API reaches every worker.
+
+One page is one transaction: a handful of statements whatever the store size (SQLite runs it in
+its database thread when the store offers `_run`). PostgreSQL serialises these transactions with
+an advisory lock (component merges must not interleave).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from storage.sqlbase import Tx
+
+NET_LOCK = 7215006  # pg_advisory_xact_lock key of network updates
+AUDIT_OVERLAP = 50  # audit rows read again (PostgreSQL ids may commit out of order)
+REVIEW_SYNC_SECONDS = 2.0
+PROVISIONAL_KEYS = 1 << 40
+
+
+@dataclass(frozen=True, slots=True)
+class PageInput:
+    url: str
+    name: str | None  # advertised name as written (compared lower-case)
+    country: str | None
+    entity_keys: Sequence[str]  # "kind:value", distinct, in page order
+    signature: np.ndarray | None = None  # template MinHash (uint32), None: too short
+    bands: Sequence[int] = ()  # its LSH band hashes (signed 64-bit)
+    page_key: int | None = None  # the store page id (backfill); None: a provisional key
+    confirmed: bool = False  # (backfill) the page's hit is confirmed
+
+
+@dataclass(frozen=True, slots=True)
+class EntityStats:
+    pages: int
+    name_count: int
+    country_count: int
+    names: tuple[str, ...] = ()  # sorted, first `MAX_NAMES` (only for entities over threshold)
+    countries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PageState:
+    network_id: int | None  # None while the page is linked to no other page
+    linked: bool  # its component holds a confirmed page other than itself
+    entities: dict[str, EntityStats] = field(default_factory=dict)
+
+
+class NetState:
+    """Network state of one store. Cheap to create; holds no per-page data."""
+
+    MAX_NAMES = 6
+
+    def __init__(
+        self,
+        store: Any,
+        *,
+        threshold: float = 0.8,
+        max_reps: int = 16,
+        min_persons: int = 3,
+        min_countries: int = 2,
+    ) -> None:
+        self.store = store
+        self.threshold = threshold
+        self.max_reps = max_reps
+        self.min_persons = min_persons
+        self.min_countries = min_countries
+        self._postgres = getattr(store, "dialect", "sqlite") == "postgres"
+        self._synced = 0.0
+
+    # ------------------------------------------------------------------ transactions
+
+    async def _in_tx(self, body: Any) -> Any:
+        run = getattr(self.store, "_run", None)
+        if run is not None:
+            return await run(body)
+        async with self.store._tx() as tx:
+            return await body(tx)
+
+    async def add_page(self, page: PageInput) -> PageState:
+        sync = time.monotonic() - self._synced >= REVIEW_SYNC_SECONDS
+        if sync:
+            self._synced = time.monotonic()
+
+        async def body(tx: Tx) -> PageState:
+            if self._postgres:
+                await tx.fetchone("SELECT pg_advisory_xact_lock(?) AS locked", (NET_LOCK,))
+            if sync:
+                await self._sync_reviews(tx)
+            return await self._add(tx, page)
+
+        result: PageState = await self._in_tx(body)
+        return result
+
+    async def add_pages(self, pages: Sequence[PageInput]) -> None:
+        """Several pages in one transaction (the backfill)."""
+
+        async def body(tx: Tx) -> None:
+            if self._postgres:
+                await tx.fetchone("SELECT pg_advisory_xact_lock(?) AS locked", (NET_LOCK,))
+            for page in pages:
+                await self._add(tx, page)
+
+        await self._in_tx(body)
+
+    async def meta(self, key: str) -> int:
+        async def body(tx: Tx) -> int:
+            row = await tx.fetchone("SELECT value FROM net_meta WHERE key = ?", (key,))
+            return int(row["value"]) if row else 0
+
+        value: int = await self._in_tx(body)
+        return value
+
+    async def set_meta(self, key: str, value: int) -> None:
+        async def body(tx: Tx) -> None:
+            await tx.execute("UPDATE net_meta SET value = ? WHERE key = ?", (value, key))
+
+        await self._in_tx(body)
+
+    async def sync_reviews(self) -> None:
+        async def body(tx: Tx) -> None:
+            if self._postgres:
+                await tx.fetchone("SELECT pg_advisory_xact_lock(?) AS locked", (NET_LOCK,))
+            await self._sync_reviews(tx)
+
+        self._synced = time.monotonic()
+        await self._in_tx(body)
+
+    # ------------------------------------------------------------------ one page
+
+    async def _add(self, tx: Tx, page: PageInput) -> PageState:
+        url = page.url
+        row = await tx.fetchone(
+            "SELECT pkey, name, country, confirmed FROM net_pages WHERE url = ?", (url,)
+        )
+        new_page = row is None
+        if row is None:
+            if page.page_key is not None:
+                pkey = page.page_key
+            else:
+                k = await tx.fetchone("SELECT value FROM net_meta WHERE key = 'next_key'")
+                pkey = int(k["value"]) if k else PROVISIONAL_KEYS
+                await tx.execute(
+                    "UPDATE net_meta SET value = ? WHERE key = 'next_key'", (pkey + 1,)
+                )
+            confirmed = page.confirmed or await tx.fetchone(
+                "SELECT url FROM net_confirmed WHERE url = ?", (url,)
+            ) is not None
+            name, country = page.name, page.country
+            await tx.execute(
+                "INSERT INTO net_pages (url, pkey, name, country, confirmed) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (url, pkey, name, country, int(confirmed)),
+            )
+        else:
+            pkey, confirmed = int(row["pkey"]), bool(row["confirmed"])
+            name, country = row["name"] or page.name, row["country"] or page.country
+            if (name, country) != (row["name"], row["country"]):
+                await tx.execute(
+                    "UPDATE net_pages SET name = ?, country = ? WHERE url = ?", (name, country, url)
+                )
+            if page.confirmed and not confirmed:  # backfill: a later version was confirmed
+                confirmed = True
+                await tx.execute("UPDATE net_pages SET confirmed = 1 WHERE url = ?", (url,))
+                await tx.execute(
+                    "UPDATE net_comps SET confirmed = confirmed + 1 WHERE comp = "
+                    "(SELECT comp FROM net_nodes WHERE node = ?)", ("p:" + url,),
+                )
+
+        tnodes: list[str] = []
+        if new_page and page.signature is not None:
+            tnodes = await self._template(tx, pkey, page.signature, page.bands)
+
+        stats = await self._entities(tx, url, page.entity_keys, name, country)
+        nodes = ["p:" + url] + ["e:" + k for k in page.entity_keys] + tnodes
+        net_id, pages, comp_confirmed = await self._join(tx, nodes, pkey, confirmed)
+        linked = comp_confirmed - (1 if confirmed else 0) > 0
+        return PageState(net_id if pages > 1 else None, linked, stats)
+
+    async def _template(self, tx: Tx, pkey: int, sig: np.ndarray, bands: Sequence[int]
+                        ) -> list[str]:
+        """Match the page's MinHash against the LSH; returns its template nodes (root first)."""
+        roots: set[int] = set()
+        if bands:
+            cands = await tx.fetchall(
+                "SELECT DISTINCT r.pkey, r.cluster, r.sig FROM net_tmpl_bands b "
+                "JOIN net_tmpl_reps r ON r.pkey = b.pkey WHERE b.bhash IN "
+                f"({','.join('?' * len(bands))})", list(bands),
+            )
+            need = self.threshold * len(sig)
+            for c in cands:
+                other = np.frombuffer(bytes(c["sig"]), dtype=np.uint32)
+                if other.shape == sig.shape and np.count_nonzero(other == sig) >= need:
+                    roots.add(int(c["cluster"]))
+        root = min(roots | {pkey})
+        merged = sorted(r for r in roots if r != root)
+        if merged:
+            await tx.execute(
+                "UPDATE net_tmpl_reps SET cluster = ? WHERE cluster IN "
+                f"({','.join('?' * len(merged))})",
+                [root, *merged],
+            )
+        reps = 0
+        if root != pkey:
+            r = await tx.fetchone(
+                "SELECT count(*) AS n FROM net_tmpl_reps WHERE cluster = ?", (root,)
+            )
+            reps = int(r["n"]) if r else 0
+        if reps < self.max_reps:
+            await tx.execute(
+                "INSERT INTO net_tmpl_reps (pkey, cluster, sig) VALUES (?, ?, ?) "
+                "ON CONFLICT (pkey) DO NOTHING", (pkey, root, sig.astype(np.uint32).tobytes()),
+            )
+            if bands:
+                await tx.executemany(
+                    "INSERT INTO net_tmpl_bands (bhash, pkey) VALUES (?, ?) "
+                    "ON CONFLICT (bhash, pkey) DO NOTHING", [(b, pkey) for b in bands],
+                )
+        return [f"t:{root}"] + [f"t:{m}" for m in merged]
+
+    async def _entities(self, tx: Tx, url: str, keys: Sequence[str], name: str | None,
+                        country: str | None) -> dict[str, EntityStats]:
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        have = {r["ekey"] for r in await tx.fetchall(
+            f"SELECT ekey FROM net_entity_pages WHERE url = ? AND ekey IN ({marks})",
+            [url, *keys])}
+        new_pages = [k for k in keys if k not in have]
+        new_names: list[str] = []
+        new_countries: list[str] = []
+        low = name.lower() if name else None
+        if new_pages:
+            await tx.executemany(
+                "INSERT INTO net_entity_pages (url, ekey) VALUES (?, ?) "
+                "ON CONFLICT (url, ekey) DO NOTHING", [(url, k) for k in new_pages],
+            )
+        if low:
+            have = {r["ekey"] for r in await tx.fetchall(
+                f"SELECT ekey FROM net_entity_names WHERE name = ? AND ekey IN ({marks})",
+                [low, *keys])}
+            new_names = [k for k in keys if k not in have]
+            if new_names:
+                await tx.executemany(
+                    "INSERT INTO net_entity_names (ekey, name) VALUES (?, ?) "
+                    "ON CONFLICT (ekey, name) DO NOTHING", [(k, low) for k in new_names],
+                )
+        if country:
+            have = {r["ekey"] for r in await tx.fetchall(
+                f"SELECT ekey FROM net_entity_countries WHERE country = ? AND ekey IN ({marks})",
+                [country, *keys])}
+            new_countries = [k for k in keys if k not in have]
+            if new_countries:
+                await tx.executemany(
+                    "INSERT INTO net_entity_countries (ekey, country) VALUES (?, ?) "
+                    "ON CONFLICT (ekey, country) DO NOTHING", [(k, country) for k in new_countries],
+                )
+        np_, nn, nc = set(new_pages), set(new_names), set(new_countries)
+        delta = [(k, int(k in np_), int(k in nn), int(k in nc)) for k in keys
+                 if k in np_ or k in nn or k in nc]
+        if delta:
+            await tx.executemany(
+                "INSERT INTO net_entities (ekey, pages, names, countries) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (ekey) DO UPDATE SET pages = net_entities.pages + excluded.pages, "
+                "names = net_entities.names + excluded.names, "
+                "countries = net_entities.countries + excluded.countries", delta,
+            )
+        out: dict[str, EntityStats] = {}
+        for r in await tx.fetchall(
+            f"SELECT ekey, pages, names, countries FROM net_entities WHERE ekey IN ({marks})",
+            list(keys),
+        ):
+            key, n_names, n_countries = r["ekey"], int(r["names"]), int(r["countries"])
+            names: tuple[str, ...] = ()
+            countries: tuple[str, ...] = ()
+            if n_names >= self.min_persons or n_countries >= self.min_countries:
+                names = tuple(x["name"] for x in await tx.fetchall(
+                    "SELECT name FROM net_entity_names WHERE ekey = ? ORDER BY name LIMIT ?",
+                    (key, self.MAX_NAMES)))
+                countries = tuple(x["country"] for x in await tx.fetchall(
+                    "SELECT country FROM net_entity_countries WHERE ekey = ? ORDER BY country",
+                    (key,)))
+            out[key] = EntityStats(int(r["pages"]), n_names, n_countries, names, countries)
+        return out
+
+    async def _join(self, tx: Tx, nodes: list[str], pkey: int, confirmed: bool
+                    ) -> tuple[int, int, int]:
+        """Union the page's nodes; returns its component's (network id, pages, confirmed)."""
+        nodes = list(dict.fromkeys(nodes))
+        marks = ",".join("?" * len(nodes))
+        found = {r["node"]: int(r["comp"]) for r in await tx.fetchall(
+            f"SELECT node, comp FROM net_nodes WHERE node IN ({marks})", nodes)}
+        comps = sorted(set(found.values()))
+        rows = await tx.fetchall(
+            "SELECT comp, size, pages, confirmed, net_id FROM net_comps WHERE comp IN "
+            f"({','.join('?' * len(comps))})", comps,
+        ) if comps else []
+        if rows:
+            target = max(rows, key=lambda r: (int(r["size"]), -int(r["comp"])))
+            comp = int(target["comp"])
+            size = sum(int(r["size"]) for r in rows)
+            pages = sum(int(r["pages"]) for r in rows)
+            n_confirmed = sum(int(r["confirmed"]) for r in rows)
+            net_id = min(int(r["net_id"]) for r in rows)
+            others = [int(r["comp"]) for r in rows if int(r["comp"]) != comp]
+        else:
+            comp, size, pages, n_confirmed, net_id, others = pkey, 0, 0, 0, pkey, []
+        missing = [n for n in nodes if n not in found]
+        if others:
+            marks = ",".join("?" * len(others))
+            await tx.execute(f"UPDATE net_nodes SET comp = ? WHERE comp IN ({marks})",
+                             [comp, *others])
+            await tx.execute(f"DELETE FROM net_comps WHERE comp IN ({marks})", others)
+        if missing:
+            await tx.executemany("INSERT INTO net_nodes (node, comp) VALUES (?, ?)",
+                                 [(n, comp) for n in missing])
+            size += len(missing)
+            if nodes[0] in missing:  # the page itself is new
+                pages += 1
+                n_confirmed += int(confirmed)
+                net_id = min(net_id, pkey)
+        if not rows:
+            await tx.execute(
+                "INSERT INTO net_comps (comp, size, pages, confirmed, net_id) "
+                "VALUES (?, ?, ?, ?, ?)", (comp, size, pages, n_confirmed, net_id),
+            )
+        elif others or missing:
+            await tx.execute(
+                "UPDATE net_comps SET size = ?, pages = ?, confirmed = ?, net_id = ? "
+                "WHERE comp = ?", (size, pages, n_confirmed, net_id, comp),
+            )
+        return net_id, pages, n_confirmed
+
+    # ------------------------------------------------------------------ reviews
+
+    async def _sync_reviews(self, tx: Tx) -> None:
+        row = await tx.fetchone("SELECT value FROM net_meta WHERE key = 'audit_id'")
+        cursor = int(row["value"]) if row else 0
+        events = await tx.fetchall(
+            "SELECT a.id, a.to_value, COALESCE(p.final_url, h.url) AS url FROM audit a "
+            "JOIN hits h ON h.id = a.hit_id JOIN pages p ON p.id = h.page_id "
+            "WHERE a.id > ? AND a.action IN ('review', 'carried_forward') ORDER BY a.id",
+            (max(0, cursor - AUDIT_OVERLAP),),
+        )
+        if not events:
+            return
+        latest: dict[str, bool] = {}
+        for e in events:
+            latest[str(e["url"])] = e["to_value"] == "confirmed"
+        for url, want in latest.items():
+            await self._set_confirmed(tx, url, want)
+        top = max(int(e["id"]) for e in events)
+        if top > cursor:
+            await tx.execute("UPDATE net_meta SET value = ? WHERE key = 'audit_id'", (top,))
+
+    async def _set_confirmed(self, tx: Tx, url: str, want: bool) -> None:
+        if want:
+            await tx.execute(
+                "INSERT INTO net_confirmed (url) VALUES (?) ON CONFLICT (url) DO NOTHING", (url,)
+            )
+        else:
+            await tx.execute("DELETE FROM net_confirmed WHERE url = ?", (url,))
+        changed = await tx.execute(
+            "UPDATE net_pages SET confirmed = ? WHERE url = ? AND confirmed = ?",
+            (int(want), url, int(not want)),
+        )
+        if changed:
+            await tx.execute(
+                f"UPDATE net_comps SET confirmed = confirmed {'+' if want else '-'} 1 "
+                "WHERE comp = (SELECT comp FROM net_nodes WHERE node = ?)", ("p:" + url,),
+            )

@@ -1,0 +1,156 @@
+"""The crawl-time network view kept in the store (StoreNetwork): same signals as the in-memory
+NetworkIndex, idempotent on refetch, backfilled once, shared by workers, fed by reviews."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+
+from crawler.entities import extract_entities
+from crawler.models import (
+    Document,
+    Entity,
+    Evaluation,
+    FetchResult,
+    Indicator,
+    Outcome,
+    Reason,
+    Seed,
+    Span,
+)
+from crawler.networks import NetworkIndex, StoreNetwork
+from storage import open_store
+from tests.support.network_site import PHONE_1, build_network_site
+from tests.test_networks import BASE, store_site
+from tests.test_store import db_url  # noqa: F401  (fixture: SQLite file or PostgreSQL schema)
+
+Signals = tuple[Sequence[Indicator], bool]
+
+
+def phone(value: str) -> Entity:
+    return Entity("phone", value, Span("body", 0, 4, "0151", "Tel 0151"))
+
+
+def doc(n: int | str, title: str, body: str = "", host: str = "ads.example") -> Document:
+    return Document(url=f"https://{host}/{n}", title=title, body=body)
+
+
+async def test_store_view_gives_the_in_memory_signals_on_the_synthetic_site(db_url: str,  # noqa: F811
+) -> None:
+    site = build_network_site()
+    memory = NetworkIndex().hook()
+    async with open_store(db_url) as store:
+        stored = (await StoreNetwork.open(store)).hook()
+        fired = 0
+        for _ in range(2):  # the second round is every page fetched again
+            for d in site.documents(BASE):
+                entities = extract_entities(d)
+                want: Signals = await memory(d, entities)
+                got: Signals = await stored(d, entities)
+                assert got == want, d.url
+                fired += len(got[0])
+    assert fired >= 4  # the shared phones and the wallet raised indicators on both rounds
+
+
+async def test_a_page_added_twice_counts_once(db_url: str,  # noqa: F811
+) -> None:
+    p = phone("+4915100000001")
+    async with open_store(db_url) as store:
+        net = await StoreNetwork.open(store)
+        for _ in range(3):  # e.g. fetched again after the worker was killed before recording
+            link = await net.add_document("https://ads.example/1", "Anna – Berlin", "", [p])
+            assert link.indicators == () and link.network_id is None
+        await net.add_document("https://ads.example/2", "Bea – Berlin", "", [p])
+        link = await net.add_document("https://ads.example/3", "Cleo – Berlin", "", [p])
+    [ind] = link.indicators
+    assert ind.rule_id == "network.shared-contact"
+    assert "on 3 pages: 3 names (anna, bea, cleo), 1 countries (DE)" in ind.note
+    assert link.network_id is not None and f"network {link.network_id}:" in ind.note
+
+
+async def test_two_workers_on_one_database_share_the_view(db_url: str,  # noqa: F811
+) -> None:
+    p = phone("+4915100000001")
+    async with open_store(db_url) as a_store, open_store(db_url) as b_store:
+        a, b = await StoreNetwork.open(a_store), await StoreNetwork.open(b_store)
+        await a.add_document("https://ads.example/1", "Anna – Berlin", "", [p])
+        link = await b.add_document("https://ads.example/2", "Anna – Paris", "", [p])
+    assert [i.rule_id for i in link.indicators] == ["network.shared-contact"]
+
+
+async def test_template_pages_join_one_network_through_the_store_lsh(db_url: str,  # noqa: F811
+) -> None:
+    text = ("hi gentlemen, i am {name}, new in {city} for a few days only. i offer a relaxed time "
+            "in my private apartment near the central station of {city}. discretion is "
+            "guaranteed and i speak english. {name} is waiting for you in {city} tonight.")
+    other = " ".join(f"word{i}" for i in range(60))
+    async with open_store(db_url) as store:
+        net = await StoreNetwork.open(store)
+        first = await net.add_document("https://a.example/1", "Anna – Berlin",
+                                       text.format(name="anna", city="berlin"), [])
+        alone = await net.add_document("https://a.example/2", "Mia – Wien", other, [])
+        second = await net.add_document("https://a.example/3", "Sofia – Paris",
+                                        text.format(name="sofia", city="paris"), [])
+    assert first.network_id is None and alone.network_id is None
+    assert second.network_id is not None
+
+
+async def test_backfill_then_a_new_page_links_to_the_confirmed_network(db_url: str,  # noqa: F811
+) -> None:
+    site = build_network_site()
+    confirmed = sorted(site.expected_groups["phone-1"])[0]
+    await store_site(db_url, site, confirmed_path=confirmed)  # type: ignore[arg-type]
+    async with open_store(db_url) as store:
+        net = StoreNetwork(store)
+        assert await net.backfill() == len(site.pages)
+        assert await net.backfill() == 0  # once
+        new = Document(url="https://other.example/ad", title="Vera – Wien",
+                       body="Neu hier. Ruf mich an: +49 176 12345678", language="de")
+        indicators, linked = await net.hook()(new, extract_entities(new))
+    assert linked
+    [ind] = indicators
+    assert ind.rule_id == "network.shared-contact" and PHONE_1 in ind.note
+    assert "on 4 pages" in ind.note  # the three stored pages and this one
+
+
+async def test_reviews_reach_every_worker_through_the_audit_log(db_url: str,  # noqa: F811
+) -> None:
+    p = phone("+4915100000001")
+    async with open_store(db_url) as store:
+        await store.add_batch("s", "sha", [Seed("https://ads.example/a", "s", 1)], [])
+        [claim] = await store.claim("w", 1, 60)
+        body = b"<p>Tel 0151</p>"
+        result = FetchResult(
+            url=claim.url, outcome=Outcome.FETCHED, reason=Reason.OK, detail="",
+            fetched_at=dt.datetime.now(dt.UTC), final_url=claim.url, status=200,
+            content_type="text/html", body=body, sha256=hashlib.sha256(body).hexdigest(),
+        )
+        net = await StoreNetwork.open(store)
+        page = doc("a", "Anna")
+        await net.add_document(page.url, page.title, "", [p])
+        out = await store.record_result(claim, "w", result, page,
+                                        Evaluation(2.5, "medium", (), "v1"), [p])
+        assert out.hit_id is not None
+        assert not (await net.add_document("https://ads.example/b", "", "", [p])
+                    ).linked_to_flagged_network
+        await store.review(out.hit_id, "confirmed", "analyst")
+        await net.state.sync_reviews()
+        assert (await net.add_document("https://ads.example/c", "", "", [p])
+                ).linked_to_flagged_network
+        assert not (await net.add_document(page.url, page.title, "", [p])
+                    ).linked_to_flagged_network  # not linked by its own hit
+        await store.review(out.hit_id, "dismissed", "analyst")
+        await net.state.sync_reviews()
+        assert not (await net.add_document("https://ads.example/d", "", "", [p])
+                    ).linked_to_flagged_network
+
+
+async def test_site_own_email_address_joins_nothing_in_the_store(db_url: str,  # noqa: F811
+) -> None:
+    own = Entity("email", "info@ads.example", Span("body", 0, 3, "x", "x"))
+    async with open_store(db_url) as store:
+        net = await StoreNetwork.open(store)
+        await net.add_document("https://ads.example/1", "", "", [own])
+        link = await net.add_document("https://ads.example/2", "", "", [own])
+    assert link.network_id is None
