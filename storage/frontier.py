@@ -78,15 +78,17 @@ class FrontierMixin(SqlBase):
         if not urls:
             return 0
         now = self._now()
-        async with self._tx() as tx:
-            return await tx.executemany(
+        rows = [
+            (u, host_of(u), parent.batch_id, depth, parent.url_id, now)
+            for u in dict.fromkeys(urls)
+        ]
+        return await self._run(
+            lambda tx: tx.executemany(
                 "INSERT INTO urls (url, host, batch_id, state, depth, parent_id, updated_at) "
                 f"VALUES (?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT {self.URL_KEY} DO NOTHING",
-                [
-                    (u, host_of(u), parent.batch_id, depth, parent.url_id, now)
-                    for u in dict.fromkeys(urls)
-                ],
+                rows,
             )
+        )
 
     async def requeue(
         self, url_ids: Sequence[int] | None = None, *, state: str | None = None
@@ -148,8 +150,8 @@ class FrontierMixin(SqlBase):
         if limit <= 0:
             return []
         now = self._now()
-        async with self._tx() as tx:
-            rows = await tx.fetchall(
+        rows = await self._run(
+            lambda tx: tx.fetchall(
                 # MATERIALIZED: the locked selection runs exactly once (never re-scanned)
                 "WITH ready AS MATERIALIZED (SELECT id FROM urls WHERE state = 'queued' "
                 "AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?"
@@ -159,6 +161,7 @@ class FrontierMixin(SqlBase):
                 "RETURNING id, url, host, batch_id, attempts, depth",
                 (now, limit, worker, now + lease_seconds, now),
             )
+        )
         return sorted(
             (
                 Claim(

@@ -15,8 +15,9 @@ Versions and reviewer decisions:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from crawler.models import Document, Entity, Evaluation, FetchResult, Outcome
 from storage.base import Claim, RecordOutcome
@@ -36,46 +37,53 @@ class ResultsMixin(SqlBase):
         entities: Sequence[Entity],
         *,
         retry_after: float | None = None,
+        evidence: Mapping[str, Any] | None = None,
     ) -> RecordOutcome:
-        """`retry_after` (seconds) with a FAILED result: back to `queued`, not before then."""
+        """`retry_after` (seconds) with a FAILED result: back to `queued`, not before then.
+
+        `evidence`: where the page's WARC record is (the dict an evidence sink returns: file,
+        offset, length, record_sha256). Older callers pass it as `x-triage-warc-*` headers.
+        """
         self._check_open()
-        now = self._now()
-        state = {
-            Outcome.FETCHED: "done",
-            Outcome.REFUSED: "refused",
-            Outcome.FAILED: "failed",
-        }[result.outcome]
+        item = RecordItem(claim, worker, result, document, evaluation, entities, retry_after,
+                          evidence)
+        return await self._run(lambda tx: self._record_in_tx(tx, item, self._now()))
+
+    async def _record_in_tx(self, tx: Tx, item: RecordItem, now: float) -> RecordOutcome:
+        """The whole of one record_result inside an open transaction (awaits only `tx`)."""
+        claim, result = item.claim, item.result
+        state = _STATE[result.outcome]
         not_before = None
-        if retry_after is not None and result.outcome is Outcome.FAILED:
-            state, not_before = "queued", now + max(0.0, retry_after)
-        async with self._tx() as tx:
-            held = await tx.execute(
-                "UPDATE urls SET state = ?, reason = ?, detail = ?, lease_owner = NULL, "
-                "lease_until = NULL, not_before = ?, updated_at = ? "
-                "WHERE id = ? AND lease_owner = ? AND state = 'fetching'",
-                (state, result.reason.value, result.detail, not_before, now, claim.url_id,
-                 worker),
+        if item.retry_after is not None and result.outcome is Outcome.FAILED:
+            state, not_before = "queued", now + max(0.0, item.retry_after)
+        held = await tx.execute(
+            "UPDATE urls SET state = ?, reason = ?, detail = ?, lease_owner = NULL, "
+            "lease_until = NULL, not_before = ?, updated_at = ? "
+            "WHERE id = ? AND lease_owner = ? AND state = 'fetching'",
+            (state, result.reason.value, result.detail, not_before, now, claim.url_id,
+             item.worker),
+        )
+        if not held:  # the lease expired and someone else has (or had) the URL
+            return _NOTHING
+        if result.outcome is not Outcome.FETCHED:
+            return _NOTHING
+        page_id = await self._insert_page(tx, claim, result, item.document, now, item.evidence)
+        if item.entities:
+            await tx.executemany(
+                "INSERT INTO entities (page_id, kind, subtype, value, span) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (page_id, e.kind, e.subtype, e.value, dumps(e.span.to_json()))
+                    for e in item.entities
+                ],
             )
-            if not held:  # the lease expired and someone else has (or had) the URL
-                return RecordOutcome(page_id=None, hit_id=None, new_hit=False)
-            if result.outcome is not Outcome.FETCHED:
-                return RecordOutcome(page_id=None, hit_id=None, new_hit=False)
-            page_id = await self._insert_page(tx, claim, result, document, now)
-            if entities:
-                await tx.executemany(
-                    "INSERT INTO entities (page_id, kind, subtype, value, span) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (page_id, e.kind, e.subtype, e.value, dumps(e.span.to_json()))
-                        for e in entities
-                    ],
-                )
-            if evaluation is None or not evaluation.flagged or not result.sha256:
-                return RecordOutcome(page_id=page_id, hit_id=None, new_hit=False)
-            hit_id, new = await self._insert_hit(
-                tx, claim, worker, result, evaluation, page_id, now
-            )
-            return RecordOutcome(page_id=page_id, hit_id=hit_id, new_hit=new)
+        evaluation = item.evaluation
+        if evaluation is None or not evaluation.flagged or not result.sha256:
+            return RecordOutcome(page_id=page_id, hit_id=None, new_hit=False)
+        hit_id, new = await self._insert_hit(
+            tx, claim, item.worker, result, evaluation, page_id, now
+        )
+        return RecordOutcome(page_id=page_id, hit_id=hit_id, new_hit=new)
 
     async def record_evaluation(
         self, page_id: int, url_id: int, url: str, sha256: str, evaluation: Evaluation,
@@ -93,19 +101,23 @@ class ResultsMixin(SqlBase):
         return RecordOutcome(page_id=page_id, hit_id=hit_id, new_hit=new)
 
     async def _insert_page(
-        self, tx: Tx, claim: Claim, result: FetchResult, doc: Document | None, now: float
+        self, tx: Tx, claim: Claim, result: FetchResult, doc: Document | None, now: float,
+        evidence: Mapping[str, Any] | None = None,
     ) -> int:
-        headers = {k: v for k, v in result.headers.items() if not k.startswith(EVIDENCE_PREFIX)}
-        ev = {k[len(EVIDENCE_PREFIX):]: v for k, v in result.headers.items()
-              if k.startswith(EVIDENCE_PREFIX)}
-        prev = await tx.fetchone(
-            "SELECT max(id) AS id FROM pages WHERE url_id = ?", (claim.url_id,)
-        )
+        headers: Mapping[str, str] = result.headers
+        ev: dict[str, Any] = {}
+        if any(k.startswith(EVIDENCE_PREFIX) for k in headers):  # the older way to pass it
+            ev = {k[len(EVIDENCE_PREFIX):]: v for k, v in headers.items()
+                  if k.startswith(EVIDENCE_PREFIX)}
+            headers = {k: v for k, v in headers.items() if not k.startswith(EVIDENCE_PREFIX)}
+        if evidence:
+            ev.update(evidence)
         row = await tx.fetchone(
             "INSERT INTO pages (url_id, final_url, status, headers, content_type, bytes, sha256, "
             "fetched_at, title, body, contact, meta, language, legal_basis, previous_page_id, "
             "warc_file, warc_offset, warc_length, warc_sha256) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "(SELECT max(id) FROM pages WHERE url_id = ?), ?, ?, ?, ?) RETURNING id",
             (
                 claim.url_id,
                 result.final_url,
@@ -121,11 +133,11 @@ class ResultsMixin(SqlBase):
                 doc.meta if doc else "",
                 doc.language if doc else None,
                 result.legal_basis,
-                prev["id"] if prev else None,
-                ev.get("file"),
+                claim.url_id,
+                _str(ev.get("file")),
                 _int(ev.get("offset")),
                 _int(ev.get("length")),
-                ev.get("record_sha256"),
+                _str(ev.get("record_sha256")),
             ),
         )
         assert row is not None
@@ -213,7 +225,29 @@ class _Sha:
     sha256: str
 
 
-def _int(value: str | None) -> int | None:
+@dataclass(frozen=True, slots=True)
+class RecordItem:
+    """One record_result call's arguments (SQLite commits several in one transaction)."""
+
+    claim: Claim
+    worker: str
+    result: FetchResult
+    document: Document | None
+    evaluation: Evaluation | None
+    entities: Sequence[Entity]
+    retry_after: float | None = None
+    evidence: Mapping[str, Any] | None = None
+
+
+_STATE = {Outcome.FETCHED: "done", Outcome.REFUSED: "refused", Outcome.FAILED: "failed"}
+_NOTHING = RecordOutcome(page_id=None, hit_id=None, new_hit=False)
+
+
+def _int(value: Any) -> int | None:
     if value is None or value == "":
         return None
     return int(value)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -14,15 +14,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from crawler.errors import StoreError
 from crawler.models import PRIORITY_ORDER
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 class Tx(Protocol):
@@ -56,6 +57,15 @@ class SqlBase:
 
     def _tx(self, write: bool = True) -> AbstractAsyncContextManager[Tx]:
         raise NotImplementedError
+
+    async def _run(self, body: Callable[[Tx], Awaitable[T]], write: bool = True) -> T:
+        """One transaction around `body(tx)`.
+
+        `body` must await nothing but its `tx` methods: SQLite runs it whole in its database
+        thread (one thread hop per transaction instead of one per statement).
+        """
+        async with self._tx(write) as tx:
+            return await body(tx)
 
     def _now(self) -> float:
         return self._clock()
@@ -108,8 +118,12 @@ def families_key(families: Iterable[str]) -> str:
     return "," + ",".join(sorted(set(families))) + ","
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    """Compact, key-sorted JSON (one encoder, not one per call as json.dumps with options)."""
+    return _ENCODER.encode(value)
 
 
 def loads(value: str | None, default: Any) -> Any:

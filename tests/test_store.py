@@ -383,7 +383,7 @@ async def test_reserve_host_spaces_requests_across_connections(db_url: str) -> N
 
         async def take(store: Any) -> float:
             wait = await store.reserve_host("site.example", interval)
-            return time.time() + wait
+            return time.time() + float(wait)
 
         slots = sorted(await asyncio.gather(*(take(s) for s in [a, b] * 4)))
         other = await a.reserve_host("other.example", interval)
