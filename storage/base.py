@@ -16,7 +16,7 @@ recording the same page twice (a resumed crawl, a second worker) never creates a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -311,11 +311,15 @@ class Store(Protocol):
         entities: Sequence[Entity],
         *,
         retry_after: float | None = None,
+        evidence: Mapping[str, Any] | None = None,
     ) -> RecordOutcome:
         """Write one URL's outcome in one transaction: url state, page, hit, entities.
 
         No-op (all None) when `worker` no longer holds the claim. With `retry_after` seconds a
-        FAILED result puts the URL back in the queue, claimable after that delay.
+        FAILED result puts the URL back in the queue, claimable after that delay. `evidence`:
+        the page's WARC location as an evidence sink returns it (file, offset, length,
+        record_sha256); `x-triage-warc-*` entries in `result.headers` are still accepted.
+        Returns only once the outcome is committed (a kill -9 after it cannot lose it).
         """
         ...
 
