@@ -14,6 +14,12 @@ For each hop (the URL asked for, then every redirect, at most `max_redirects`):
 
 Retries (tenacity) live in `_exchange` only: transport errors, 429 and 5xx, `settings.retries`.
 No cookies are kept, no forms are sent, no JavaScript is run, no sub-resource is requested.
+
+The httpx client's transport (`settings.http_transport`): "aiohttp" (default without a proxy) is
+crawler/transport.py, httpx over aiohttp's pool, pinned per request to the vetted address (the
+`triage.address` request extension), the peer of a pooled connection checked before reuse;
+"httpx" (default with TRIAGE_PROXY) is httpcore with pinning.PinnedBackend. Either way every new
+connection is checked against netguard again and logged in `Fetcher.connects`.
 """
 
 from __future__ import annotations
@@ -42,8 +48,7 @@ from crawler.netguard import (
     system_resolver,
     vet_host,
 )
-from crawler.pinning import _PINS as _PINS  # re-exported: bench/triage_fast.py reads it
-from crawler.pinning import NoCookies, PinnedBackend
+from crawler.pinning import _PINS, NoCookies, PinnedBackend
 from crawler.policy import SourcePolicy
 from crawler.politeness import HostLimits, HostSlot, Pace, parse_retry_after
 from crawler.robots import RobotsCache, RobotsResponse, max_age
@@ -121,9 +126,10 @@ class Fetcher:
         """`policy`: the source policy (default: loaded from settings.sources_path, else the
         built-in denials). `pace(host, interval_s) -> seconds to wait`: cross-worker pacing (the
         store's `reserve_host`), asked in addition to the in-process per-host throttle.
-        `transport`: an httpx transport seam (default: httpcore with connections pinned to the
-        vetted address). `resolver(host, port) -> [addresses]`: the DNS seam (tests map names
-        to loopback or to private addresses). `clock`: for robots.txt cache lifetimes."""
+        `transport`: an httpx transport seam (default: `settings.http_transport`, see the module
+        doc; both pin connections to the vetted address). `resolver(host, port) -> [addresses]`:
+        the DNS seam (tests map names to loopback or to private addresses). `clock`: for
+        robots.txt cache lifetimes."""
         self.settings = settings
         if policy is None:
             policy = (SourcePolicy.load(settings.sources_path) if settings.sources_path
@@ -136,6 +142,7 @@ class Fetcher:
         proxy_host = urlsplit(settings.proxy).hostname if settings.proxy else None
         self.backend = PinnedBackend(self.guard, {proxy_host.lower()} if proxy_host else None)
         self._transport = transport
+        self.transport: httpx.AsyncBaseTransport | None = None  # the one in use, once open
         self._client: httpx.AsyncClient | None = None
         self._state = "new"
         self._slots: dict[str, HostSlot] = {}
@@ -149,6 +156,12 @@ class Fetcher:
             raise RuntimeError("a Fetcher can be opened only once")
         s = self.settings
         transport = self._transport
+        if transport is None and s.http_transport == "aiohttp":
+            from crawler.transport import TransportOptions, make_transport
+
+            # no resolver: a request without the vetted address (extension) is refused
+            transport = make_transport(
+                TransportOptions(max_connections=s.concurrency * 2), guard=self.guard.check)
         if transport is None:
             built = httpx.AsyncHTTPTransport(
                 limits=httpx.Limits(max_connections=s.concurrency * 2,
@@ -157,6 +170,7 @@ class Fetcher:
             )
             built._pool._network_backend = self.backend  # pin every connection (see class doc)
             transport = built
+        self.transport = transport
         self._client = httpx.AsyncClient(
             transport=transport,
             follow_redirects=False,
@@ -180,6 +194,13 @@ class Fetcher:
         self._state = "closed"
         if self._client is not None:
             await self._client.__aexit__(exc_type, exc, tb)
+
+    @property
+    def connects(self) -> list[tuple[str, int]]:
+        """Every connection attempted, as (vetted ip, port), whatever the transport: the
+        aiohttp transport's log, else `backend.connects` (httpcore's pinned backend)."""
+        log = getattr(self.transport, "connects", None)
+        return log if isinstance(log, list) else self.backend.connects
 
     # ------------------------------------------------------------------ link policy
 

@@ -29,6 +29,7 @@ MiB = 1024 * KiB
 VERSION = "0.1.0"
 
 DEFAULT_CONTENT_TYPES: tuple[str, ...] = ("text/html", "application/xhtml+xml", "text/plain")
+TRANSPORTS = ("auto", "aiohttp", "httpx")  # values of FetchSettings.transport
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class FetchSettings:
     # network
     allow_cidrs: tuple[IPNetwork, ...] = ()  # opened on purpose (demos, tests); default none
     proxy: str | None = None
+    # "auto": aiohttp's pool (crawler/transport.py), or httpx's own when a proxy is configured;
+    # "aiohttp" / "httpx" to choose (both pin every connection to the vetted address)
+    transport: str = "auto"
     # policy
     sources_path: Path | None = None
     # politeness
@@ -73,6 +77,13 @@ class FetchSettings:
     def user_agent(self) -> str:
         contact = self.contact or "contact not configured: set TRIAGE_CONTACT"
         return f"{self.user_agent_token}/{VERSION} (+{contact})"
+
+    @property
+    def http_transport(self) -> str:
+        """The transport fetch.py uses: "aiohttp" or "httpx" ("auto" resolved)."""
+        if self.transport == "auto":
+            return "httpx" if self.proxy else "aiohttp"
+        return self.transport
 
     @classmethod
     def from_env(
@@ -144,6 +155,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "contact": ("TRIAGE_CONTACT", str),
     "allow_cidrs": ("TRIAGE_ALLOW_CIDRS", parse_cidrs),
     "proxy": ("TRIAGE_PROXY", str),
+    "transport": ("TRIAGE_TRANSPORT", str),
     "sources_path": ("TRIAGE_SOURCES", Path),
     "crawl_delay_cap": ("TRIAGE_CRAWL_DELAY_CAP", float),
     "retries": ("TRIAGE_RETRIES", _int),
@@ -227,5 +239,12 @@ def _validate(s: FetchSettings) -> None:
     if s.proxy is not None:
         if not s.proxy.startswith(("http://", "https://")):
             fail("proxy", "must be an http:// or https:// proxy URL (SOCKS is not supported)")
+    transport = str(s.transport).strip().lower()
+    if transport not in TRANSPORTS:
+        fail("transport", f"must be one of {', '.join(TRANSPORTS)}, not {s.transport!r}")
+    if transport == "aiohttp" and s.proxy is not None:
+        fail("transport", "the aiohttp transport does not go through TRIAGE_PROXY; "
+                          "use auto or httpx with a proxy")
+    object.__setattr__(s, "transport", transport)
     if s.sources_path is not None and not isinstance(s.sources_path, Path):
         object.__setattr__(s, "sources_path", Path(s.sources_path))

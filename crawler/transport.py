@@ -16,9 +16,14 @@ Safety guarantees, whatever the pool does:
   request extension `ADDRESS_EXTENSION`, else the one `resolver(host, port)` returns (it must
   vet, e.g. via netguard.vet_host, and raise `RefusedAddress` to refuse). No other DNS lookup
   happens (aiohttp's DNS cache is off; its resolver is ours).
+- Every NEW connection is checked before it is opened: the request must carry a vetted address,
+  a host written as an IP literal must be that address, and the optional `guard(ip)` (fetch.py:
+  netguard's `AddressGuard.check`) must accept it. Each attempt is logged in
+  `AiohttpTransport.connects` as (ip, port), like pinning.PinnedBackend.connects.
 - Before a request is written on a connection, new or pooled, the connection's peer address is
   compared with the vetted address; a pooled connection to another address is closed and a new
-  one is opened. A mismatch that persists raises httpx.ConnectError.
+  one is opened. A mismatch that persists raises httpx.ConnectError. aiohttp pools per
+  (host, port, TLS): two names sharing an address never share a connection.
 - Bodies are streamed raw (aiohttp decompression is off): httpx decodes Content-Encoding in
   `aiter_bytes()`, so the caller's decoded-size cap sees decoded bytes, chunk by chunk.
 - Deadlines: httpx's per-request timeouts map to aiohttp (connect -> sock_connect, pool+connect
@@ -48,6 +53,9 @@ ADDRESS_EXTENSION = "triage.address"
 
 PinResolver = Callable[[str, int], Awaitable[str]]
 """(host, port) -> the ONE vetted address to connect to; raise RefusedAddress to refuse."""
+
+AddressCheck = Callable[[str], "str | None"]
+"""ip -> None if a connection to it is allowed, else why not (netguard.AddressGuard.check)."""
 
 _PIN: contextvars.ContextVar[str | None] = contextvars.ContextVar("triage_pin", default=None)
 _READ_CHUNK = 64 * 1024
@@ -83,12 +91,25 @@ def available() -> bool:
 
 
 def make_transport(
-    options: TransportOptions | None = None, resolver: PinResolver | None = None
-) -> httpx.AsyncBaseTransport:
-    """The aiohttp-backed, address-pinned transport. Needs aiohttp (ImportError otherwise)."""
+    options: TransportOptions | None = None,
+    resolver: PinResolver | None = None,
+    *,
+    guard: AddressCheck | None = None,
+) -> AiohttpTransport:
+    """The aiohttp-backed, address-pinned transport. Needs aiohttp (ImportError otherwise).
+
+    `guard(ip)`: checked again right before each new connection (None = allowed)."""
     import aiohttp  # noqa: F401  (fail here, not on the first request)
 
-    return AiohttpTransport(options or TransportOptions(), resolver)
+    return AiohttpTransport(options or TransportOptions(), resolver, guard)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 def _same_ip(a: str, b: str) -> bool:
@@ -104,8 +125,11 @@ def _translate(exc: BaseException, request: httpx.Request) -> httpx.TransportErr
     msg = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, httpx.TransportError):
         return exc
-    if isinstance(exc, _PinMismatch):
-        return httpx.ConnectError(msg, request=request)
+    cause: BaseException | None = exc
+    while cause is not None:  # aiohttp re-raises our refusal as ClientOSError(...) from it
+        if isinstance(cause, _PinMismatch):
+            return httpx.ConnectError(msg, request=request)
+        cause = cause.__cause__
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return httpx.ConnectTimeout(msg, request=request)
     if isinstance(exc, aiohttp.ServerTimeoutError):
@@ -148,11 +172,34 @@ class _AiohttpStream(httpx.AsyncByteStream):
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """httpx transport over one aiohttp ClientSession (created on first use, in the loop)."""
 
-    def __init__(self, options: TransportOptions, resolver: PinResolver | None) -> None:
+    def __init__(
+        self,
+        options: TransportOptions,
+        resolver: PinResolver | None,
+        guard: AddressCheck | None = None,
+    ) -> None:
         self._options = options
         self._resolver = resolver
+        self._guard = guard
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+        self.connects: list[tuple[str, int]] = []
+        """Every new connection attempted, as (vetted ip, port), in order."""
+
+    def _connecting(self, host: str, port: int) -> None:
+        """Called right before aiohttp opens a new connection: refuse unless it goes to the
+        vetted address of this request (raises _PinMismatch), else log it."""
+        pin = _PIN.get()
+        if pin is None:
+            raise _PinMismatch(f"refusing a connection to {host}: address not vetted")
+        if _is_ip(host) and not _same_ip(host, pin):
+            raise _PinMismatch(f"refusing a connection to {host}: not the vetted address {pin}")
+        if self._guard is not None:
+            why = self._guard(pin)
+            if why is not None:
+                raise _PinMismatch(f"refusing a connection to {host}: {why}")
+        self.connects.append((pin, port))
 
     def _open(self) -> aiohttp.ClientSession:
         import aiohttp
@@ -168,7 +215,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 keepalive_timeout=o.keepalive_s,
                 use_dns_cache=False,
                 resolver=resolver_cls(),
-                ssl=None if o.verify_tls else False,
+                ssl=o.verify_tls,
+                on_connect=self._connecting,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -197,12 +245,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         pin = await self._pin_for(request)
         t = request.extensions.get("timeout", {})
         connect, pool, read = t.get("connect"), t.get("pool"), t.get("read")
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=None if connect is None or pool is None else connect + pool,
-            sock_connect=connect,
-            sock_read=read,
-        )
+        timeout = self._timeouts.get((connect, pool, read))
+        if timeout is None:
+            timeout = self._timeouts[(connect, pool, read)] = aiohttp.ClientTimeout(
+                total=None,
+                connect=None if connect is None or pool is None else connect + pool,
+                sock_connect=connect,
+                sock_read=read,
+            )
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         body = await request.aread() if request.method not in ("GET", "HEAD") else None
         token = _PIN.set(pin)
@@ -269,7 +319,16 @@ def _define(connector_cls: type[Any], resolver_cls: type[Any]) -> dict[str, type
             return None
 
     class _PinnedConnector(connector_cls):  # type: ignore[misc, valid-type]
-        """TCPConnector that hands out only connections whose peer is the vetted address."""
+        """TCPConnector that opens connections only to the vetted address (checked and logged
+        by `on_connect` first) and hands out only connections whose peer is that address."""
+
+        def __init__(self, *args: Any, on_connect: Callable[[str, int], None], **kw: Any) -> None:
+            super().__init__(*args, **kw)
+            self._on_connect = on_connect
+
+        async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:  # noqa: ASYNC109
+            self._on_connect(str(req.url.raw_host or ""), int(req.port or 0))
+            return await super()._create_connection(req, traces, timeout)
 
         async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:  # noqa: ASYNC109
             pin = _PIN.get()

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpcore
+import httpx
 import pytest
 
 from crawler.fetch import Fetcher
@@ -16,12 +17,14 @@ from crawler.policy import SourcePolicy
 from crawler.settings import FetchSettings
 from tests.support.hostile import HostileServer, endless
 from tests.support.server import LoopbackSite
+from tests.support.transports import current_transport, transport  # noqa: F401
 
 Resolve = Callable[[str, int], Awaitable[list[str]]]
 
 
 def settings(**kw: Any) -> FetchSettings:
-    base: dict[str, Any] = {"allow_cidrs": ("127.0.0.1/32",), "per_host_rps": 0,
+    base: dict[str, Any] = {"transport": current_transport(),
+                            "allow_cidrs": ("127.0.0.1/32",), "per_host_rps": 0,
                             "backoff_base": 0.01, "contact": "mailto:osint@example.org"}
     return FetchSettings(**{**base, **kw})
 
@@ -86,7 +89,7 @@ async def test_redirect_to_metadata_address_is_refused_without_connecting(
     site.route("/go", status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
     async with Fetcher(settings()) as f:
         r = await f.fetch(site.url("/go"))
-        connects = list(f.backend.connects)
+        connects = list(f.connects)
     assert r.outcome is Outcome.REFUSED and r.reason is Reason.REDIRECT_REFUSED
     assert "169.254.169.254" in r.detail and "metadata" in r.detail
     assert r.redirects == (site.url("/go"),)
@@ -101,7 +104,7 @@ async def test_redirect_to_name_resolving_to_private_address_is_refused_without_
     site.route("/go", status=302, headers={"Location": f"http://intranet.test:{site.port}/admin"})
     async with Fetcher(settings(), resolver=resolve) as f:
         r = await f.fetch(f"http://start.test:{site.port}/go")
-        connects = list(f.backend.connects)
+        connects = list(f.connects)
     assert r.reason is Reason.REDIRECT_REFUSED and "10.0.0.1" in r.detail
     assert "intranet.test" in calls
     assert connects and all(ip == "127.0.0.1" for ip, _ in connects)
@@ -112,7 +115,7 @@ async def test_one_private_address_among_public_ones_refuses_the_host(site: Loop
     resolve = resolver({"mixed.test": ["127.0.0.1", "192.168.0.10"]})
     async with Fetcher(settings(), resolver=resolve) as f:
         r = await f.fetch(f"http://mixed.test:{site.port}/")
-        assert f.backend.connects == []
+        assert f.connects == []
     assert r.reason is Reason.ADDRESS and "192.168.0.10" in r.detail
     assert site.paths() == []
 
@@ -134,14 +137,14 @@ async def test_unvetted_connections_are_refused_by_the_backend() -> None:
     f = Fetcher(settings())
     with pytest.raises(httpcore.ConnectError):
         await f.backend.connect_tcp("127.0.0.1", 9)
-    assert f.backend.connects == []
+    assert f.connects == []
 
 
 async def test_loopback_is_refused_by_default(site: LoopbackSite) -> None:
     site.route("/a", "<p>a</p>")
-    async with Fetcher(FetchSettings()) as f:
+    async with Fetcher(FetchSettings(transport=current_transport())) as f:
         r = await f.fetch(site.url("/a"))
-        assert f.backend.connects == []
+        assert f.connects == []
     assert r.outcome is Outcome.REFUSED and r.reason is Reason.ADDRESS and "loopback" in r.detail
     assert site.paths() == []
 
@@ -326,8 +329,10 @@ async def test_requests_go_through_the_configured_proxy() -> None:
         await send(srv, w, 200, b"<p>via proxy</p>", {"Content-Type": "text/html"})
 
     async with HostileServer(proxy) as gateway:
-        s = settings(proxy=f"http://127.0.0.1:{gateway.port}")
+        # with a proxy, "auto" keeps httpx's own transport (the aiohttp one has no proxy support)
+        s = settings(proxy=f"http://127.0.0.1:{gateway.port}", transport="auto")
         async with Fetcher(s, resolver=resolver({"far.test": ["127.0.0.1"]})) as f:
+            assert isinstance(f.transport, httpx.AsyncHTTPTransport)
             r = await f.fetch("http://far.test:8080/page")
     assert r.outcome is Outcome.FETCHED and r.body == b"<p>via proxy</p>"
     # robots.txt went through the gateway too, then the page: both in absolute form
@@ -347,8 +352,84 @@ async def test_dns_rebinding_between_two_requests_is_caught(site: LoopbackSite) 
     async with Fetcher(settings(), resolver=rebinding) as f:
         first = await f.fetch(f"http://rebind.test:{site.port}/a")
         second = await f.fetch(f"http://rebind.test:{site.port}/b")
-        connects = list(f.backend.connects)
+        connects = list(f.connects)
     assert first.outcome is Outcome.FETCHED
     assert second.reason is Reason.ADDRESS and "10.0.0.1" in second.detail
     assert site.paths() == ["/robots.txt", "/a"]
     assert all(ip == "127.0.0.1" for ip, _ in connects)
+
+
+async def test_unvetted_connections_are_refused_by_the_aiohttp_transport(
+    site: LoopbackSite,
+) -> None:
+    if current_transport() != "aiohttp":
+        pytest.skip("httpx: see test_unvetted_connections_are_refused_by_the_backend")
+    site.route("/a", "<p>a</p>")
+    async with Fetcher(settings(transport="aiohttp")) as f:
+        assert f.transport is not None
+        # no vetted address with the request: refused, nothing opened
+        with pytest.raises(httpx.ConnectError, match="no vetted address"):
+            await f.transport.handle_async_request(httpx.Request("GET", site.url("/a")))
+        # a "vetted" address that netguard refuses: refused before connecting
+        metadata = httpx.Request("GET", "http://169.254.169.254/latest/meta-data/",
+                                 extensions={"triage.address": "169.254.169.254"})
+        with pytest.raises(httpx.ConnectError, match=r"169\.254\.169\.254"):
+            await f.transport.handle_async_request(metadata)
+        # an IP-literal host must be the vetted address itself
+        other = httpx.Request("GET", site.url("/a").replace("127.0.0.1", "127.0.0.2"),
+                              extensions={"triage.address": "127.0.0.1"})
+        with pytest.raises(httpx.ConnectError, match="not the vetted address"):
+            await f.transport.handle_async_request(other)
+        assert f.connects == []
+    assert site.paths() == []
+
+
+async def test_names_sharing_an_address_never_share_a_connection(site: LoopbackSite) -> None:
+    hosts_by_conn: dict[int, set[str]] = {}
+
+    def handler(req: Any) -> None:
+        hosts_by_conn.setdefault(req.client_address[1], set()).add(req.headers["Host"])
+        body = b"<p>ok</p>"
+        req.send_response(200)
+        req.send_header("Content-Type", "text/html")
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
+
+    for path in ("/a", "/b", "/c"):
+        site.route(path, handler=handler)
+    resolve = resolver({"one.test": ["127.0.0.1"], "two.test": ["127.0.0.1"]})
+    async with Fetcher(settings(), resolver=resolve) as f:
+        for host, path in (("one.test", "/a"), ("two.test", "/b"), ("one.test", "/c")):
+            r = await f.fetch(f"http://{host}:{site.port}{path}")
+            assert r.outcome is Outcome.FETCHED, r.detail
+        connects = list(f.connects)
+    # each connection carried one name only (Host header and, over TLS, SNI stay right) ...
+    assert hosts_by_conn and all(len(hosts) == 1 for hosts in hosts_by_conn.values())
+    # ... and kept-alive connections were reused per name: one connection each, both pinned
+    assert connects == [("127.0.0.1", site.port), ("127.0.0.1", site.port)]
+    assert [req.headers["Host"].split(":")[0] for req in site.requests] == [
+        "one.test", "one.test", "two.test", "two.test", "one.test"]
+
+
+async def test_pooled_connection_is_not_reused_once_the_name_moves(site: LoopbackSite) -> None:
+    # both addresses are allowed; the name moves from 127.0.0.1 (where the site listens, the
+    # connection is kept alive) to 127.0.0.2 (nothing listens): the request must go to
+    # 127.0.0.2 and fail, not ride the kept-alive connection to 127.0.0.1
+    answers = iter([["127.0.0.1"], ["127.0.0.1"], ["127.0.0.2"]])
+
+    async def moving(host: str, port: int) -> list[str]:
+        return next(answers)
+
+    site.route("/a", "<p>a</p>")
+    site.route("/b", "<p>b</p>")
+    async with Fetcher(settings(allow_cidrs=("127.0.0.0/8",), retries=0),
+                       resolver=moving) as f:
+        first = await f.fetch(f"http://moving.test:{site.port}/a")
+        second = await f.fetch(f"http://moving.test:{site.port}/b")
+        connects = list(f.connects)
+    assert first.outcome is Outcome.FETCHED
+    assert second.outcome is Outcome.FAILED and second.reason is Reason.NETWORK
+    assert second.headers.get("x-triage-address") in (None, "127.0.0.2")
+    assert site.paths() == ["/robots.txt", "/a"]
+    assert connects == [("127.0.0.1", site.port), ("127.0.0.2", site.port)]

@@ -18,13 +18,15 @@ from crawler.policy import SourcePolicy
 from crawler.politeness import parse_retry_after
 from crawler.settings import FetchSettings
 from tests.support.server import LoopbackSite
+from tests.support.transports import current_transport, transport  # noqa: F401
 
 Answer = tuple[int, dict[str, str], bytes]
 OK: Answer = (200, {"Content-Type": "text/html"}, b"<p>ok</p>")
 
 
 def settings(**kw: Any) -> FetchSettings:
-    base: dict[str, Any] = {"allow_cidrs": ("127.0.0.1/32",), "per_host_rps": 0,
+    base: dict[str, Any] = {"transport": current_transport(),
+                            "allow_cidrs": ("127.0.0.1/32",), "per_host_rps": 0,
                             "backoff_base": 0.01}
     return FetchSettings(**{**base, **kw})
 

@@ -14,6 +14,7 @@ from crawler.models import Outcome, Reason
 from crawler.robots import RobotsResponse, max_age, rules_from_response
 from crawler.settings import FetchSettings
 from tests.support.server import LoopbackSite
+from tests.support.transports import current_transport, transport  # noqa: F401
 
 S = FetchSettings()
 
@@ -105,7 +106,8 @@ def test_crawl_delay_is_capped() -> None:
 
 
 def _settings(**kw: Any) -> FetchSettings:
-    base: dict[str, Any] = {"allow_cidrs": ("127.0.0.1/32",), "per_host_rps": 0,
+    base: dict[str, Any] = {"transport": current_transport(),
+                            "allow_cidrs": ("127.0.0.1/32",), "per_host_rps": 0,
                             "backoff_base": 0.01}
     return FetchSettings(**{**base, **kw})
 
@@ -162,9 +164,9 @@ async def test_robots_redirect_to_a_private_address_fails_closed(site: LoopbackS
     site.route("/a", "<p>a</p>")
     async with Fetcher(_settings()) as f:
         r = await f.fetch(site.url("/a"))
-        connects = list(f.backend.connects)
+        connects = list(f.connects)
     assert r.reason is Reason.ROBOTS and "169.254.169.254" in r.detail
-    assert all(ip == "127.0.0.1" for ip, _ in connects)
+    assert connects and all(ip == "127.0.0.1" for ip, _ in connects)
 
 
 async def test_too_many_robots_redirects_fail_closed(site: LoopbackSite) -> None:

@@ -19,6 +19,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert s.allowed_content_types == ("text/html", "application/xhtml+xml", "text/plain")
     assert s.allow_cidrs == ()
     assert s.proxy is None
+    assert s.transport == "auto"
     assert s.robots_ttl_max == 86400
     assert s.robots_max_bytes == 500 * 1024
     assert s.user_agent.startswith("triage/")
@@ -81,6 +82,8 @@ def test_process_environment_is_used_by_default(monkeypatch: pytest.MonkeyPatch)
         ({"TRIAGE_USER_AGENT": "Mozilla/5.0"}, "TRIAGE_USER_AGENT"),
         ({"TRIAGE_CONTENT_TYPES": "html"}, "TRIAGE_CONTENT_TYPES"),
         ({"TRIAGE_TOTAL_TIMEOUT": "0"}, "TRIAGE_TOTAL_TIMEOUT"),
+        ({"TRIAGE_TRANSPORT": "curl"}, "TRIAGE_TRANSPORT"),
+        ({"TRIAGE_TRANSPORT": "aiohttp", "TRIAGE_PROXY": "http://gw:3128"}, "TRIAGE_TRANSPORT"),
     ],
 )
 def test_bad_values_name_the_key(env: dict[str, str], key: str) -> None:
@@ -105,3 +108,18 @@ def test_settings_are_frozen() -> None:
 def test_direct_construction_normalises_cidrs() -> None:
     s = FetchSettings(allow_cidrs=("127.0.0.1/32",))  # type: ignore[arg-type]
     assert s.allow_cidrs == (ipaddress.ip_network("127.0.0.1/32"),)
+
+
+@pytest.mark.parametrize(
+    ("env", "chosen"),
+    [
+        ({}, "aiohttp"),
+        ({"TRIAGE_PROXY": "http://gw:3128"}, "httpx"),
+        ({"TRIAGE_TRANSPORT": "httpx"}, "httpx"),
+        ({"TRIAGE_TRANSPORT": " AIOHTTP "}, "aiohttp"),
+        ({"TRIAGE_TRANSPORT": "auto", "TRIAGE_PROXY": "http://gw:3128"}, "httpx"),
+        ({"TRIAGE_TRANSPORT": "httpx", "TRIAGE_PROXY": "http://gw:3128"}, "httpx"),
+    ],
+)
+def test_transport_is_aiohttp_unless_a_proxy_or_chosen(env: dict[str, str], chosen: str) -> None:
+    assert FetchSettings.from_env(env).http_transport == chosen
