@@ -3,7 +3,7 @@
     python bench/bare_loop.py SEEDS [--concurrency 64] [--client aiohttp|httpx|httpx-fast]
 
 `--client httpx` is the same loop over httpx.AsyncClient's default transport, and `httpx-fast`
-over `crawler.transport.make_transport` (what fetch.py can use): the transport measurement.
+over `crawler.transport.make_transport` (fetch.py's default): the transport measurement.
 
 Prints one JSON line: {"pages": n, "errors": n, "chars": n, "elapsed_s": s}.
 """

@@ -8,9 +8,9 @@ each crawler in alternating rounds (A B C A B C ...), each as a child process:
 
   triage      `triage crawl SEEDS --db ... --concurrency 64 --per-host-rps 0
               --per-host-concurrency 64` with TRIAGE_ALLOW_CIDRS=127.0.0.1/32 (fetch, safety
-              checks, extract, rules, entities, store)
-  triage-fast the same through bench/triage_fast.py: the Fetcher given
-              crawler.transport.make_transport (what fetch.py should adopt)
+              checks, extract, rules, entities, store), on the Fetcher's default transport
+              (crawler.transport: httpx over aiohttp's pool)
+  triage-httpx the same with TRIAGE_TRANSPORT=httpx: httpx's default transport (httpcore)
   scrapy      bench/scrapy_spider.py (parsel text, no robots, no throttling); skipped if missing
   bare        bench/bare_loop.py (aiohttp GET + selectolax text): the limit
   httpx       (--transports) the bare loop over httpx's default transport
@@ -62,9 +62,9 @@ def _command(
             "--concurrency", str(concurrency), "--per-host-rps", "0",
             "--per-host-concurrency", str(concurrency),
         ], {"TRIAGE_ALLOW_CIDRS": "127.0.0.1/32"}
-    if name == "triage-fast":
+    if name == "triage-httpx":
         cmd, env = _command("triage", seeds, db, concurrency)
-        return [PYTHON, str(bench / "triage_fast.py"), *cmd[1:]], env
+        return cmd, {**env, "TRIAGE_TRANSPORT": "httpx"}
     if name == "scrapy":
         return [PYTHON, str(bench / "scrapy_spider.py"), str(seeds),
                 "--concurrency", str(concurrency)], {}
@@ -78,7 +78,7 @@ def available(name: str) -> str | None:
     if name == "scrapy" and importlib.util.find_spec("scrapy") is None:
         return "Scrapy is not installed (pip install -e '.[bench]'): skipped"
     if name == "bare" and importlib.util.find_spec("aiohttp") is None:
-        return "aiohttp is not installed (pip install -e '.[bench]'): skipped"
+        return "aiohttp is not installed (pip install -e .): skipped"
     if name.startswith("triage") and not Path(bin_path("triage")).exists():
         return "the triage console script is not installed: skipped"
     return None
@@ -168,12 +168,12 @@ def table(summaries: list[Summary]) -> str:
         return f"{s.pages_per_s / b.pages_per_s:.2f}x"
 
     lines = [
-        f"{'crawler':<11} {'pages/s':>8} {'min-max':>13} {'CPU ms/pg':>9} {'peak RSS':>9} "
+        f"{'crawler':<12} {'pages/s':>8} {'min-max':>13} {'CPU ms/pg':>9} {'peak RSS':>9} "
         f"{'vs scrapy':>9} {'vs bare':>8} {'site CPU':>8}",
     ]
     for s in summaries:
         lines.append(
-            f"{s.crawler:<11} {s.pages_per_s:8.0f} {f'{s.pps_min:.0f}-{s.pps_max:.0f}':>13} "
+            f"{s.crawler:<12} {s.pages_per_s:8.0f} {f'{s.pps_min:.0f}-{s.pps_max:.0f}':>13} "
             f"{s.cpu_ms_per_page:9.2f} {s.peak_rss_mb:7.0f}MB {ratio(s, 'scrapy'):>9} "
             f"{ratio(s, 'bare'):>8} {s.site_cpu_share:7.0%}"
             + ("" if s.ok else f"  FAILED: {s.note}")
@@ -186,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--crawlers", default="triage,triage-fast,scrapy,bare",
-                        help="comma list of triage,triage-fast,scrapy,bare,httpx,httpx-fast")
+    parser.add_argument("--crawlers", default="triage,triage-httpx,scrapy,bare",
+                        help="comma list of triage,triage-httpx,scrapy,bare,httpx,httpx-fast")
     parser.add_argument("--transports", action="store_true",
                         help="also run the bare loop over httpx's default and fast transports")
     parser.add_argument("--json", type=Path, help="write the summary here")

@@ -99,11 +99,11 @@ def table(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add("triage --help wall time", f"{h['median_s']:.2f} s", "< 0.3 s", h["median_s"] < 0.3)
     cc = {s["crawler"]: s for s in res.get("crawl", {}).get("summaries", [])}
     scrapy, bare = cc.get("scrapy"), cc.get("bare")
-    for name in ("triage", "triage-fast"):
+    for name in ("triage", "triage-httpx"):
         t = cc.get(name)
         if not t:
             continue
-        label = "pipeline" if name == "triage" else "pipeline + fast transport"
+        label = "pipeline" if name == "triage" else "pipeline on httpx's transport"
         rng = f"{t['pps_min']:.0f}-{t['pps_max']:.0f}"
         if scrapy and scrapy["pages_per_s"]:
             x = t["pages_per_s"] / scrapy["pages_per_s"]
