@@ -1,6 +1,10 @@
 """Network update cost per new page at 10k and 100k stored pages (and entity extraction speed).
 
     .venv/bin/python bench/network_bench.py [--sizes 10000 100000] [--new 1000] [--rounds 5]
+    .venv/bin/python bench/network_bench.py --crawl memory|store [--pages 10000 50000 100000]
+                                            [--trace] [--db PATH]
+    .venv/bin/python bench/network_bench.py --make-db PATH --pages 100000
+    .venv/bin/python bench/network_bench.py --startup PATH
 
 Prints figures; it is not a test. Target (issue 7): the cost of adding one page to the network
 index stays flat as the index grows: µs/page at 100k over µs/page at 10k <= 1.5. Two parts are
@@ -11,16 +15,28 @@ Pages are synthetic: most have their own phone, 30% share one from a pool (small
 1% use one of 5 hub phones (networks of hundreds of pages), 10% a pooled wallet, 5% reuse one
 of many ad templates with names swapped. Everything is generated in memory; no network.
 Also prints extract_entities() µs per 5 KB and 20 KB page.
+
+--crawl: the crawl-time network hook on the synthetic bench site's pages (bench/site.py, each
+page extracted and its entities found as the pipeline does; only the hook call is timed): hook
+CPU µs/page (process time, every thread: SQLite's included) and, with --trace, the Python memory
+held after N pages (tracemalloc, after gc) and the process RSS. `memory` is the in-process
+NetworkIndex (what crawl/worker used before), `store` the StoreNetwork on a fresh SQLite file.
+--make-db records N bench pages through the real store (claim + record_result); --startup times
+what a crawl start costs on it: NetworkIndex.from_store (before) vs StoreNetwork.open (after).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import gc
+import os
 import random
 import sys
 import time
+import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -138,13 +154,117 @@ def entity_speed(seed: int) -> dict[int, float]:
     return out
 
 
+def bench_pages(start: int, stop: int, total: int) -> Iterator[tuple[Document, list[Entity]]]:
+    """Pages of the synthetic bench site, extracted as the pipeline does."""
+    from bench.site import SiteContent
+    from crawler.extract import extract
+
+    content = SiteContent(total)
+    for i in range(start, stop):
+        doc = extract(content.page(i), url=f"http://127.0.0.1:8900/ad/{i}",
+                      content_type="text/html", charset="utf-8")
+        yield doc, extract_entities(doc)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+async def crawl_hook(kind: str, checkpoints: list[int], trace: bool, db: Path) -> None:
+    from crawler.networks import StoreNetwork
+    from storage import open_store
+
+    if trace:
+        tracemalloc.start()
+    async with open_store(db) as store:
+        hook = (NetworkIndex().hook() if kind == "memory"
+                else (await StoreNetwork.open(store)).hook())
+        gc.collect()
+        base = tracemalloc.get_traced_memory()[0] if trace else 0
+        done, cpu, window = 0, 0.0, 0
+        for stop in sorted(checkpoints):
+            for doc, ents in bench_pages(done, stop, max(checkpoints)):
+                t = time.process_time()
+                await hook(doc, ents)
+                cpu += time.process_time() - t
+                window += 1
+            done = stop
+            line = f"{kind:>6} {stop:>7} pages: hook {cpu / window * 1e6:7.1f} µs/page CPU"
+            if trace:
+                gc.collect()
+                held = tracemalloc.get_traced_memory()[0] - base
+                line += f", Python memory held {held / 2**20:7.1f} MB ({held / stop:6.0f} B/page)"
+            print(line + f", RSS {_rss_mb():6.1f} MB", flush=True)
+            cpu, window = 0.0, 0
+
+
+async def make_db(db: Path, pages: int) -> None:
+    import hashlib
+
+    from crawler.models import FetchResult, Outcome, Reason, Seed
+    from storage import open_store
+
+    site = "http://127.0.0.1:8900"
+    async with open_store(db) as store:
+        await store.add_batch("bench", "sha", [Seed(f"{site}/ad/{i}", "bench", i + 1)
+                                               for i in range(pages)], [])
+        done = 0
+        while claims := await store.claim("bench", 1000, 600):
+            claims.sort(key=lambda c: c.url_id)
+            n = int(claims[0].url.rsplit("/", 1)[1])
+            docs = dict(zip(range(n, n + len(claims)), bench_pages(n, n + len(claims), pages),
+                            strict=False))
+            for claim in claims:
+                doc, ents = docs[int(claim.url.rsplit("/", 1)[1])]
+                body = doc.body.encode()
+                result = FetchResult(
+                    url=claim.url, outcome=Outcome.FETCHED, reason=Reason.OK, detail="",
+                    fetched_at=T0, final_url=claim.url, status=200, content_type="text/html",
+                    body=body, sha256=hashlib.sha256(body).hexdigest(),
+                )
+                await store.record_result(claim, "bench", result, doc, None, ents)
+            done += len(claims)
+            print(f"{done} pages stored", flush=True)
+
+
+async def startup(db: Path) -> None:
+    from crawler.networks import StoreNetwork
+    from storage import open_store
+
+    async with open_store(db) as store:
+        for label, build in (("StoreNetwork.open (backfill if not done yet)", StoreNetwork.open),
+                             ("StoreNetwork.open", StoreNetwork.open),
+                             ("NetworkIndex.from_store", NetworkIndex.from_store)):
+            wall, cpu = time.perf_counter(), time.process_time()
+            await build(store)  # type: ignore[operator]
+            print(f"{label:>46}: {time.perf_counter() - wall:8.3f} s wall, "
+                  f"{time.process_time() - cpu:8.3f} s CPU", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--crawl", choices=["memory", "store"])
+    parser.add_argument("--pages", type=int, nargs="+", default=[10_000, 50_000, 100_000])
+    parser.add_argument("--trace", action="store_true", help="tracemalloc (slower CPU figures)")
+    parser.add_argument("--db", type=Path, default=Path("/tmp/network_bench.db"))
+    parser.add_argument("--make-db", type=Path)
+    parser.add_argument("--startup", type=Path)
     parser.add_argument("--sizes", type=int, nargs=2, default=[10_000, 100_000])
     parser.add_argument("--new", type=int, default=1000, help="pages per timed batch")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    if args.crawl:
+        args.db.unlink(missing_ok=True)
+        asyncio.run(crawl_hook(args.crawl, args.pages, args.trace, args.db))
+        return
+    if args.make_db:
+        asyncio.run(make_db(args.make_db, max(args.pages)))
+        return
+    if args.startup:
+        asyncio.run(startup(args.startup))
+        return
 
     built = {}
     for size in args.sizes:
