@@ -1,17 +1,28 @@
 """The engine's fast paths give exactly what their plain, slow definitions give.
 
-Each fast path (the RE2-set literal scan, ...) is compared with a brute-force reference on
-mixed-script, accented, leet and combining-mark text, property-style.
+Each fast path (the RE2-set literal scan, folding by str.replace, leet on UTF-8 bytes) is
+compared with its brute-force reference on mixed-script, accented, leet and combining-mark text,
+property-style.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.rules import RuleSet, load_ruleset
-from crawler.rules.normalize import Views
+from crawler.rules.normalize import (
+    Views,
+    _fold,
+    _fold_by_replace,
+    _fold_by_table,
+    _fold_char,
+    leet,
+    leet_reference,
+)
 from crawler.rules.prefilter import LiteralEntry, scan_literals, scan_literals_reference
 from tests.rules_helpers import rule_dict, ruleset, selection
 
@@ -111,3 +122,48 @@ def test_literal_scan_equals_brute_force_on_word_boundaries(
     bounded: RuleSet, pieces: list[str], lang: str | None
 ) -> None:
     _check_scan(bounded, "".join(pieces), lang)
+
+
+# ---------------------------------------------------------------------------- text folding
+
+_SPECIAL = [
+    *"aZ €éÉüßẞſİıΣσςΑК", "\u0301", "\u200d", "\u00a0", "\x85", "\t", "\n", "  ",
+    "ﬁ", "Ⅻ", "①", "🌹", "ꭰ", "Ꭰ", "K", "ǅ", "ǆ", "0", "@", "|", "а", "ο", "\u2028",
+]  # fmt: skip
+_CHARS = st.one_of(st.sampled_from(_SPECIAL), st.characters())
+# mostly ASCII text with a few other characters (the fast path), and dense non-ASCII text
+_MIXED = st.lists(
+    st.one_of(st.text(alphabet="ab cd\nXY.", min_size=1, max_size=40), _CHARS), max_size=40
+).map("".join)
+
+
+def _plain_fold(text: str, casefold: bool) -> str:
+    folded = "".join(_fold_char(c, casefold) for c in text)
+    return re.sub(" {2,}", " ", folded)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.one_of(_MIXED, st.text(max_size=60)), casefold=st.booleans())
+def test_fold_fast_paths_equal_the_per_character_fold(text: str, casefold: bool) -> None:
+    fast, slow = _fold(text, casefold), _fold_by_table(text, casefold)
+    assert fast.text == slow.text == _plain_fold(text, casefold)
+    n = len(fast.text)
+    for s in range(n + 1):
+        for e in (s, min(n, s + 1), min(n, s + 3), n):
+            assert fast.to_original(s, e) == slow.to_original(s, e)
+
+
+def test_fold_fast_path_is_taken_and_declines_correctly() -> None:
+    text = "Call NOW  for 100 € —\tfriendly " * 20
+    assert _fold_by_replace(text, True) is not None
+    assert _fold_by_replace("x" * 50 + "ß", True) is None  # folds to two characters
+    assert _fold_by_replace("x" * 50 + "ΑΣ Σ", True) is None  # lower case depends on context
+    assert _fold_by_replace("x" * 50 + "e\u0301", True) is None  # combining mark is deleted
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.one_of(_MIXED, st.text(max_size=60)))
+def test_leet_equals_the_translation_table(text: str) -> None:
+    assert leet(text) == leet_reference(text)
+    folded = _fold(text, True).text
+    assert leet(folded) == leet_reference(folded)
