@@ -34,7 +34,13 @@ from urllib.parse import unquote, urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.models import Document
-from crawler.urls import InvalidURL, canonicalize_fast
+from crawler.urls import (
+    MAX_URL_LENGTH,
+    SIMPLE_PATH,
+    InvalidURL,
+    canonicalize_fast,
+    is_simple_origin,
+)
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 MAX_SCOPE_CHARS = 2 * 1024 * 1024
@@ -72,9 +78,6 @@ def _tag_alternation(names: list[str]) -> str:
 # text between <tr> and <td> would be moved out of the table by the parser
 _BLOCK_EDGE = re.compile(rf"<(?=/?(?:{_tag_alternation(_BLOCK_TAG_NAMES)})[\s/>])")
 _CELL_OPEN = re.compile(r"(<t[dh](?:[\s/][^<>]{0,4096})?>)", re.IGNORECASE)
-_OTHER_SPACES = re.compile(
-    r"[\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000]"
-)
 _REMOVED_TAG_SET = frozenset(_REMOVED_TAGS)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _INVISIBLE_SELECTOR = ", ".join(_REMOVED_TAGS) + (
@@ -301,11 +304,14 @@ def _is_html(body: bytes, media: str) -> bool:
 
 
 def _lines(text: str) -> str:
-    """Marked text -> lines: whitespace collapsed within lines, empty lines dropped."""
-    text = text.replace("\n", " ").replace("\t", " ").replace("\r", " ")
-    text = _OTHER_SPACES.sub(" ", text)
-    while "  " in text:  # str.replace beats a regex here: single spaces are everywhere
-        text = text.replace("    ", " ").replace("  ", " ")
+    """Marked text -> lines: whitespace collapsed within lines, empty lines dropped.
+
+    Whitespace is what str.isspace() says plus U+200B (zero width space); str.split() collapses
+    the runs in C. The tests compare this with the former replace-based version on random text.
+    """
+    if "\u200b" in text:
+        text = text.replace("\u200b", " ")
+    text = " ".join(text.split())
     return "\n".join(line for line in (part.strip() for part in text.split(BLOCK)) if line)
 
 
@@ -376,28 +382,81 @@ def _raw_markup(text: str, url: str, warnings: list[str]) -> Document:
 # --------------------------------------------------------------------------- HTML
 
 
-def _remove_hidden(tree: LexborHTMLParser) -> None:
-    """Remove what a reader never sees, in one selector pass (results come in document order)."""
+_HEAD_AND_INVISIBLE_SELECTOR = "title, meta, base[href], " + _INVISIBLE_SELECTOR
+
+
+def _selected_as_invisible(attrs: dict[str, str | None]) -> bool:
+    """Whether a title/meta/base element also matches the attribute part of
+    _INVISIBLE_SELECTOR (its tag part never does); CSS `i` compares ASCII case-insensitively."""
+    if "hidden" in attrs:
+        return True
+    aria = attrs.get("aria-hidden")
+    if aria is not None and aria.lower() == "true":
+        return True
+    style = (attrs.get("style") or "").lower()
+    return "none" in style or "hidden" in style
+
+
+def _is_hidden(attrs: dict[str, str | None]) -> bool:
+    return (
+        "hidden" in attrs
+        or (attrs.get("aria-hidden") or "").strip().lower() == "true"
+        or _HIDDEN_STYLE.search(attrs.get("style") or "") is not None
+    )
+
+
+def _head_and_hidden(
+    tree: LexborHTMLParser,
+) -> tuple[LexborNode | None, list[LexborNode], LexborNode | None, list[LexborNode]]:
+    """(first <title>, <meta>s, first <base href>, what a reader never sees), in document order.
+
+    One selector pass instead of four (each pass walks the whole tree): the same nodes as
+    css_first("title"), css("meta"), css_first("base[href]") and css(_INVISIBLE_SELECTOR)
+    filtered by _is_hidden. lexbor reports a node once per selector of the list it matches,
+    so repeats are skipped.
+    """
+    title = base = None
+    metas: list[LexborNode] = []
     doomed: list[LexborNode] = []
-    for node in tree.css(_INVISIBLE_SELECTOR):
-        if node.tag in _REMOVED_TAG_SET:
+    seen: set[int] = set()
+    for node in tree.css(_HEAD_AND_INVISIBLE_SELECTOR):
+        node_id = node.mem_id
+        if node_id in seen:
+            continue
+        seen.add(node_id)
+        tag = node.tag
+        if tag in _REMOVED_TAG_SET:
             doomed.append(node)
             continue
         attrs = node.attributes
-        if "hidden" in attrs or (attrs.get("aria-hidden") or "").strip().lower() == "true":
+        if tag == "title":
+            if title is None:
+                title = node
+        elif tag == "meta":
+            metas.append(node)
+        elif tag == "base":
+            if base is None and "href" in attrs:
+                base = node
+        else:  # selected by _INVISIBLE_SELECTOR's attribute part
+            if _is_hidden(attrs):
+                doomed.append(node)
+            continue
+        if attrs and _selected_as_invisible(attrs) and _is_hidden(attrs):
             doomed.append(node)
-        elif _HIDDEN_STYLE.search(attrs.get("style") or ""):
-            doomed.append(node)
+    return title, metas, base, doomed
+
+
+def _remove(doomed: list[LexborNode]) -> None:
     for node in reversed(doomed):  # descendants before ancestors: no node is used after free
         node.decompose()
 
 
-def _meta(tree: LexborHTMLParser) -> tuple[str, str | None, str]:
+def _meta(metas: list[LexborNode]) -> tuple[str, str | None, str]:
     """(meta text, content-language, og:title)."""
     lines: list[str] = []
     language: str | None = None
     og_title = ""
-    for node in tree.css("meta"):
+    for node in metas:
         attrs = node.attributes
         key = (attrs.get("name") or attrs.get("property") or "").strip().lower()
         content = _one_line(attrs.get("content") or "")
@@ -420,8 +479,7 @@ def _language_tag(value: str | None) -> str | None:
     return primary if re.fullmatch(r"[a-z]{2,3}", primary) else None
 
 
-def _base_url(tree: LexborHTMLParser, url: str) -> str:
-    node = tree.css_first("base[href]")
+def _base_url(node: LexborNode | None, url: str) -> str:
     if node is None:
         return url
     try:
@@ -437,7 +495,12 @@ def _links_and_contact_targets(
     """Outgoing links (absolute, canonical, deduped, capped) and messaging-link contact lines."""
     parts = urlsplit(base)
     origin = f"{parts.scheme}://{parts.netloc}"
+    # a root-relative href made only of path characters, on an origin that is its own canonical
+    # form, is canonical as origin + href (what canonicalize_fast would return; tested)
+    simple_origin = is_simple_origin(origin)
+    room = MAX_URL_LENGTH - len(origin)
     links: dict[str, None] = {}
+    done: dict[str, str | None] = {}  # href -> its canonical link (None: none), per page
     contact: list[str] = []
     full = False
     for i, node in enumerate(tree.css("a[href], area[href]")):
@@ -447,33 +510,59 @@ def _links_and_contact_targets(
         href = node.attrs.get("href")
         if not href:
             continue
+        if href in done:
+            if not full and (absolute := done[href]) is not None:
+                links[absolute] = None
+                if len(links) >= MAX_LINKS:
+                    full = True
+            continue
+        key = href
         href = href.strip()
         if BLOCK in href:  # a block tag written inside the attribute value got a marker
             href = href.replace(BLOCK, "")
-        if _MESSAGING_HREF.match(href):
-            contact.append(_one_line(unquote(href), 500))
-            label = _one_line(node.text(deep=True, separator=" ", strip=False), 500)
-            if label:
-                contact.append(label)
-            continue
-        if full or _OTHER_SCHEME.match(href) or href.startswith("#"):
-            continue
-        if href[0] == "/" and not href.startswith("//"):
-            joined = origin + href
-        elif href[:8].lower().startswith(("http://", "https://")):
-            joined = href
-        else:
-            try:
-                joined = urljoin(base, href)
-            except ValueError:
+        if not href:
+            continue  # blank (only spaces): like an empty href, no link
+        if href[:1] == "/" and href[1:2] != "/":  # root-relative: no scheme, not a fragment
+            if full:
                 continue
+            if (
+                simple_origin
+                and SIMPLE_PATH.fullmatch(href)
+                and "/." not in href
+                and len(href) <= room
+            ):
+                absolute = origin + href
+                done[key] = absolute
+                links[absolute] = None
+                if len(links) >= MAX_LINKS:
+                    full = True
+                continue
+            joined = origin + href
+        else:
+            if _MESSAGING_HREF.match(href):
+                contact.append(_one_line(unquote(href), 500))
+                label = _one_line(node.text(deep=True, separator=" ", strip=False), 500)
+                if label:
+                    contact.append(label)
+                continue
+            if full or _OTHER_SCHEME.match(href) or href.startswith("#"):
+                continue
+            if href[:8].lower().startswith(("http://", "https://")):
+                joined = href
+            else:
+                try:
+                    joined = urljoin(base, href)
+                except ValueError:
+                    continue
         hash_at = joined.find("#")
         if hash_at >= 0:
             joined = joined[:hash_at]
         try:
             absolute = canonicalize_fast(joined)
         except InvalidURL:
+            done[key] = None
             continue
+        done[key] = absolute
         links[absolute] = None
         if len(links) >= MAX_LINKS:
             full = True
@@ -494,12 +583,12 @@ def _html(text: str, url: str, warnings: list[str]) -> Document:
         lang_attr = _language_tag(
             html_node.attributes.get("lang") or html_node.attributes.get("xml:lang")
         )
-    title_node = tree.css_first("title")
+    title_node, metas, base_node, doomed = _head_and_hidden(tree)
     title = _one_line(title_node.text(deep=True, separator=" ", strip=False)) if title_node else ""
-    meta, meta_lang, og_title = _meta(tree)
+    meta, meta_lang, og_title = _meta(metas)
     title = title or og_title
-    base = _base_url(tree, url)
-    _remove_hidden(tree)
+    base = _base_url(base_node, url)
+    _remove(doomed)
     links, contact_lines = _links_and_contact_targets(tree, base, warnings)
     for node in tree.css(_CONTACT_SELECTOR):
         contact_lines.extend(_lines(node.text(deep=True, separator="", strip=False)).split("\n"))

@@ -154,10 +154,26 @@ def canonicalize(url: str) -> str:
     return canonical
 
 
+_PATH_CHARS = r"[A-Za-z0-9\-._~!$&'()*+,=:@/]"  # not ';': w3lib drops an empty ';params'
 _SIMPLE = re.compile(
     r"^(https?)://([a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)*)"
-    r"(?::([0-9]{1,5}))?(/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)?$"
+    rf"(?::([0-9]{{1,5}}))?(/{_PATH_CHARS}*)?$"
 )
+# A path (or root-relative href) canonicalize_fast keeps as it is, unless it holds "/."
+SIMPLE_PATH = re.compile(rf"/{_PATH_CHARS}*")
+
+
+def _shortcut(url: str) -> str | None:
+    """canonicalize(url) when `url` has the already-canonical shape, else None."""
+    m = _SIMPLE.match(url)
+    if m is None or "/." in url or len(url) > MAX_URL_LENGTH:
+        return None
+    scheme, _, port, path = m.groups()
+    if port is not None and (
+        int(port) in (0, DEFAULT_PORTS[scheme]) or int(port) > 65535 or port.startswith("0")
+    ):
+        return None
+    return url if path else url + "/"
 
 
 def canonicalize_fast(url: str) -> str:
@@ -167,15 +183,18 @@ def canonicalize_fast(url: str) -> str:
     own canonical form (the tests check this against canonicalize()); others take the full path.
     Used for the hundreds of links on each page.
     """
-    m = _SIMPLE.match(url)
-    if m is None or "/." in url or len(url) > MAX_URL_LENGTH:
-        return canonicalize(url)
-    scheme, _, port, path = m.groups()
-    if port is not None and (
-        int(port) in (0, DEFAULT_PORTS[scheme]) or int(port) > 65535 or port.startswith("0")
-    ):
-        return canonicalize(url)
-    return url if path else url + "/"
+    fast = _shortcut(url)
+    return canonicalize(url) if fast is None else fast
+
+
+def is_simple_origin(origin: str) -> bool:
+    """Whether "scheme://host[:port]" takes canonicalize_fast's shortcut.
+
+    Then for every `href` that SIMPLE_PATH fully matches, holding no "/." and with
+    len(origin + href) <= MAX_URL_LENGTH, canonicalize_fast(origin + href) == origin + href
+    (the host and port part matches alike whatever path follows; tests compare the two).
+    """
+    return _shortcut(origin + "/") == origin + "/"
 
 
 def is_http_url(url: str) -> bool:

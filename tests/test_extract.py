@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import html as html_lib
+import re
 import time
+from urllib.parse import urljoin, urlsplit
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser
 
-from crawler.extract import MAX_SCOPE_CHARS, extract, guess_language, nesting_depth
+from crawler.extract import (
+    _INVISIBLE_SELECTOR,
+    _REMOVED_TAG_SET,
+    BLOCK,
+    MAX_SCOPE_CHARS,
+    _head_and_hidden,
+    _is_hidden,
+    _lines,
+    extract,
+    guess_language,
+    nesting_depth,
+)
 from crawler.models import Document
+from crawler.urls import (
+    MAX_URL_LENGTH,
+    SIMPLE_PATH,
+    InvalidURL,
+    canonicalize,
+    canonicalize_fast,
+    is_simple_origin,
+)
 
 URL = "http://ads.example/city/ad-1.html"
 
@@ -266,3 +289,150 @@ def test_raw_markup_fallback_keeps_title_and_text() -> None:
     assert doc.title == "T & t"
     assert doc.body.split("\n") == ["x", "y"]
     assert "no" not in doc.body
+
+
+# --------------------------------------------------------------------------- fast paths
+# Each fast path is compared with the straightforward code it replaced, on tricky inputs.
+
+_OLD_OTHER_SPACES = re.compile(
+    r"[\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000]"
+)
+
+
+def _old_lines(text: str) -> str:
+    text = text.replace("\n", " ").replace("\t", " ").replace("\r", " ")
+    text = _OLD_OTHER_SPACES.sub(" ", text)
+    while "  " in text:
+        text = text.replace("    ", " ").replace("  ", " ")
+    return "\n".join(line for line in (part.strip() for part in text.split(BLOCK)) if line)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([" ", "\n", "\t", "\r", "\x0b", "\x1c", "\x85", "\xa0", "\u200b",
+                         "\u2007", "\u3000", "\ufeff", "\u180e", BLOCK, "a", "é", "b c"])
+        | st.characters(),
+        max_size=30,
+    ).map("".join)
+)
+def test_lines_agrees_with_the_replace_based_version(text: str) -> None:
+    assert _lines(text) == _old_lines(text)
+
+
+def test_blank_href_gives_no_link_and_keeps_the_page_structure() -> None:
+    doc = ex(html('<p>a</p><a href="  ">x</a><a href="/y">y</a><div>b</div>'))
+    assert doc.links == ("http://ads.example/y",)
+    assert doc.body == "a\nxy\nb"
+    assert doc.warnings == ()
+
+
+_ORIGINS = ["http://ads.example", "https://a-b.example:8443", "http://127.0.0.1:8765",
+            "http://Ads.Example", "http://ads.example:80", "https://ads.example:443",
+            "http://ads.example:080", "http://xn--bcher-kva.example", "http://[::1]:8080",
+            "http://bücher.example", "http://a..example", "http://ads.example.:81"]  # fmt: skip
+_HREF_PIECES = st.sampled_from(
+    [*"aZ09-._~!$&'()*+,;=:@/?#%[] é\\", "/.", "/..", "%41", "%7e", "%2F", "//", "?b=1&a=2"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(origin=st.sampled_from(_ORIGINS), rest=st.lists(_HREF_PIECES, max_size=10).map("".join))
+def test_root_relative_shortcut_agrees_with_canonicalize(origin: str, rest: str) -> None:
+    href = "/" + rest
+    if not (
+        is_simple_origin(origin)
+        and SIMPLE_PATH.fullmatch(href)
+        and "/." not in href
+        and len(origin + href) <= MAX_URL_LENGTH
+    ):
+        return
+    assert canonicalize_fast(origin + href) == origin + href == canonicalize(origin + href)
+
+
+def test_simple_origin_is_only_an_already_canonical_origin() -> None:
+    assert is_simple_origin("http://ads.example")
+    assert is_simple_origin("http://127.0.0.1:8765")
+    for origin in ("http://Ads.Example", "http://ads.example:80", "https://a.example:443",
+                   "http://a.example:080", "http://bücher.example", "http://[::1]:80"):  # fmt: skip
+        assert not is_simple_origin(origin), origin
+
+
+def _old_links(data: bytes, url: str) -> tuple[str, ...]:
+    """Links as the former loop made them (root-relative: origin + href; absolute http(s):
+    as written; else urljoin), every one through canonicalize, without shortcuts."""
+    tree = LexborHTMLParser(data.decode())
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    out: dict[str, None] = {}
+    for node in tree.css("a[href], area[href]"):
+        href = (node.attrs.get("href") or "").strip()
+        if not href or href.startswith("#") or re.match(r"(?!https?:)[a-z][a-z0-9+.\-]*:", href,
+                                                        re.IGNORECASE):
+            continue
+        if href[0] == "/" and not href.startswith("//"):
+            joined = origin + href
+        elif href[:8].lower().startswith(("http://", "https://")):
+            joined = href
+        else:
+            try:
+                joined = urljoin(url, href)
+            except ValueError:
+                continue
+        try:
+            out[canonicalize(joined.split("#")[0])] = None
+        except InvalidURL:
+            continue
+    return tuple(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    url=st.sampled_from([URL, "http://127.0.0.1:8765/ad/1", "https://Ads.Example:443/x/y"]),
+    hrefs=st.lists(st.lists(_HREF_PIECES, max_size=6).map("".join), max_size=6),
+    lead=st.sampled_from(["/", "", "//", "http://other.example/", "https://ads.example/"]),
+)
+def test_links_agree_with_plain_urljoin_and_canonicalize(
+    url: str, hrefs: list[str], lead: str
+) -> None:
+    anchors = "".join(f'<a href="{html_lib.escape(lead + h)}">x</a>' for h in hrefs)
+    data = f"<html><body>{anchors}</body></html>".encode()
+    doc = extract(data, url=url, content_type="text/html")
+    assert doc.links == _old_links(data, url)
+
+
+_ATTRS = st.sampled_from([
+    "", " hidden", ' aria-hidden="true"', ' aria-hidden=" TRUE "', ' aria-hidden="TRUE"',
+    ' style="display:none"', ' style="DISPLAY : None"', ' style="color:none"',
+    ' style="visibility: Hidden"', ' style="overflow:hidden"', ' class="x"',
+])  # fmt: skip
+_ELEMENT = st.tuples(
+    st.sampled_from(["title", "meta", "base", "p", "div", "span", "script", "svg"]), _ATTRS
+)
+
+
+def _old_head_and_hidden(tree: LexborHTMLParser) -> tuple[str, list[str], str, list[str]]:
+    title = tree.css_first("title")
+    base = tree.css_first("base[href]")
+    doomed: dict[int, str] = {}  # removing a node twice (the old code did) is a no-op
+    for node in tree.css(_INVISIBLE_SELECTOR):
+        attrs = node.attributes
+        if node.tag in _REMOVED_TAG_SET or _is_hidden(attrs):
+            doomed.setdefault(node.mem_id, node.html or "")
+    return ((title.html or "") if title else "", [n.html or "" for n in tree.css("meta")],
+            (base.html or "") if base else "", list(doomed.values()))  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ELEMENT, max_size=8), st.booleans())
+def test_one_selector_pass_finds_what_four_found(elements: list[tuple[str, str]],
+                                                 in_head: bool) -> None:
+    parts = [f'<{tag}{attrs} href="/h" content="c">t{i}</{tag}>'
+             for i, (tag, attrs) in enumerate(elements)]  # fmt: skip
+    inner = "".join(parts)
+    page = (f"<html><head>{inner}</head><body><p>b</p></body></html>" if in_head
+            else f"<html><head></head><body>{inner}</body></html>")  # fmt: skip
+    title, metas, base, doomed = _head_and_hidden(LexborHTMLParser(page))
+    got = ((title.html or "") if title else "", [n.html or "" for n in metas],
+           (base.html or "") if base else "", [n.html or "" for n in doomed])  # fmt: skip
+    assert got == _old_head_and_hidden(LexborHTMLParser(page))
