@@ -20,6 +20,7 @@ import hashlib
 import inspect
 import json
 import pickle
+import shutil
 import statistics
 import subprocess
 import sys
@@ -117,6 +118,9 @@ def export_base(rev: str, dest: Path) -> Path:
                        check=True)
     with tarfile.open(tar) as tf:
         tf.extractall(dest, filter="data")
+    # the schema of this tree (migrations added since), so both sides write the same tables
+    shutil.copytree(ROOT / "storage" / "migrations", dest / "storage" / "migrations",
+                    dirs_exist_ok=True)
     return dest
 
 

@@ -17,7 +17,12 @@ store's own exactly-once hit path, so:
 `since`: only pages fetched at or after the earliest-fetched page that has a hit under rule-set
 version SINCE (the pages added since that rule set came in; the store keeps no rule-set version
 for pages that did not fire, so the first flagged page marks it).
-Writes go in one transaction per batch.
+
+Cost: the store sorts each batch out itself (`rescan_pages`: newest version? already a hit under
+this rule set? fetched since?) and returns text only for the pages to evaluate, with their entity
+kinds (the rules look at kind and subtype only; values and spans stay in the store, unparsed).
+Hits of a batch are written in one transaction (`record_evaluations`); pages that do not fire
+write nothing.
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ from typing import Any, Protocol
 
 from crawler.errors import StoreError, UsageError
 from crawler.models import Document, Entity, Evaluation, Span
-from storage.base import Claim, PageFeatures
+from storage.base import PageFeatures, RecordOutcome, RescanBatch, RescanPage
 
 ACTOR = "rescan"
+BATCH = 2000
+_NO_SPAN = Span("body", 0, 0, "", "")  # rules read an entity's kind and subtype only
 
 
 class _RuleSet(Protocol):
@@ -40,10 +47,15 @@ class _RuleSet(Protocol):
     def evaluate(self, doc: Document, entities: Sequence[Entity] = ...) -> Evaluation: ...
 
 
-class _PageStore(Protocol):
-    async def iter_page_features(
-        self, after_page_id: int = 0, limit: int = 1000
-    ) -> list[PageFeatures]: ...
+class _RescanStore(Protocol):
+    async def rescan_pages(
+        self, after_page_id: int, limit: int, ruleset_version: str,
+        since_epoch: float | None = None,
+    ) -> RescanBatch: ...
+
+    async def record_evaluations(
+        self, items: Sequence[tuple[int, int, str, str, Evaluation]], actor: str
+    ) -> list[RecordOutcome]: ...
 
 
 @dataclass
@@ -82,7 +94,7 @@ class RescanReport:
         }
 
 
-def document_of(page: PageFeatures) -> Document:
+def document_of(page: PageFeatures | RescanPage) -> Document:
     return Document(
         url=page.final_url or page.url,
         title=page.title or "",
@@ -106,131 +118,77 @@ def entities_of(page: PageFeatures) -> list[Entity]:
     return out
 
 
-class _HitWriter:
-    """Writes hits for existing pages through the store's record path (one tx per batch).
+def kinds_of(page: RescanPage) -> list[Entity]:
+    """Entities standing for the page's stored ones as the rules see them: kind and subtype."""
+    return [Entity(kind, "", _NO_SPAN, subtype) for kind, subtype in page.entity_kinds]  # type: ignore[arg-type]
 
-    Prefers a public `record_evaluation(page_id, url_id, url, sha256, evaluation, actor)` if
-    the store has one; otherwise uses the SQL stores' own exactly-once `_insert_hit` (the same
-    code `record_result` runs), so both SQLite and PostgreSQL behave like a crawl would.
-    """
 
-    def __init__(self, store: Any) -> None:
-        self.store = store
-        self.public = getattr(store, "record_evaluation", None)
-        if self.public is None and not (hasattr(store, "_tx") and hasattr(store, "_insert_hit")):
-            raise StoreError(f"{type(store).__name__} cannot record hits for stored pages")
-
-    async def write(self, items: list[tuple[PageFeatures, Evaluation]]) -> list[bool]:
-        """For each (page, evaluation): True when a new hit was created."""
-        if not items:
-            return []
-        if self.public is not None:
-            return [
-                bool((await self.public(p.page_id, p.url_id, p.url, p.content_sha256, ev,
-                                        ACTOR)).new_hit)
-                for p, ev in items
-            ]
-        out = []
-        now = self.store._now()
-        async with self.store._tx() as tx:
-            for page, ev in items:
-                claim = Claim(url_id=page.url_id, url=page.url, host="", batch_id=0, attempts=0)
-                _hit_id, new = await self.store._insert_hit(
-                    tx, claim, ACTOR, _Sha(page.content_sha256), ev, page.page_id, now
-                )
-                out.append(bool(new))
-        return out
-
-    async def latest_pages(self) -> set[int] | None:
-        """Ids of the newest page of every URL (None when the store cannot tell)."""
-        if not hasattr(self.store, "_tx"):
-            return None
-        async with self.store._tx(write=False) as tx:
-            rows = await tx.fetchall("SELECT max(id) AS id FROM pages GROUP BY url_id")
-        return {int(r["id"]) for r in rows}
-
-    async def known_hits(self, version: str) -> set[tuple[int, str]]:
-        """(url_id, content sha) pairs that already have a hit under `version`."""
-        if not hasattr(self.store, "_tx"):
-            return set()
-        async with self.store._tx(write=False) as tx:
-            rows = await tx.fetchall(
-                "SELECT url_id, content_sha256 FROM hits WHERE ruleset_version = ?", (version,)
+async def _since_epoch(store: Any, version: str) -> float:
+    if not hasattr(store, "_tx"):
+        raise UsageError("--since needs a SQL store")
+    async with store._tx(write=False) as tx:
+        row = await tx.fetchone(
+            "SELECT min(p.fetched_at) AS t FROM hits h JOIN pages p ON p.id = h.page_id "
+            "WHERE h.ruleset_version = ?", (version,)
+        )
+        if row is None or row["t"] is None:
+            known = await tx.fetchall(
+                "SELECT ruleset_version, min(created_at) AS t FROM hits "
+                "GROUP BY ruleset_version ORDER BY t"
             )
-        return {(int(r["url_id"]), str(r["content_sha256"])) for r in rows}
-
-    async def since_epoch(self, version: str) -> float:
-        if not hasattr(self.store, "_tx"):
-            raise UsageError("--since needs a SQL store")
-        async with self.store._tx(write=False) as tx:
-            row = await tx.fetchone(
-                "SELECT min(p.fetched_at) AS t FROM hits h JOIN pages p ON p.id = h.page_id "
-                "WHERE h.ruleset_version = ?", (version,)
-            )
-            if row is None or row["t"] is None:
-                known = await tx.fetchall(
-                    "SELECT ruleset_version, min(created_at) AS t FROM hits "
-                    "GROUP BY ruleset_version ORDER BY t"
-                )
-                names = ", ".join(r["ruleset_version"] for r in known) or "none yet"
-                raise UsageError(f"--since: no hit was recorded under rule set {version!r} "
-                                 f"(known: {names})")
-        return float(row["t"])
-
-
-@dataclass(frozen=True, slots=True)
-class _Sha:
-    sha256: str
+            names = ", ".join(r["ruleset_version"] for r in known) or "none yet"
+            raise UsageError(f"--since: no hit was recorded under rule set {version!r} "
+                             f"(known: {names})")
+    return float(row["t"])
 
 
 async def rescan(
-    store: _PageStore,
+    store: _RescanStore,
     ruleset: _RuleSet,
     *,
     since: str | None = None,
     after_page_id: int = 0,
-    batch: int = 500,
+    batch: int = BATCH,
     limit: int | None = None,
     progress: Callable[[RescanReport], None] | None = None,
 ) -> RescanReport:
     """Re-evaluate stored pages with `ruleset`; write hits for the ones that fire."""
-    writer = _HitWriter(store)
+    if not (hasattr(store, "rescan_pages") and hasattr(store, "record_evaluations")):
+        raise StoreError(f"{type(store).__name__} cannot rescan stored pages")
     report = RescanReport(ruleset_version=ruleset.version, last_page_id=after_page_id)
-    latest = await writer.latest_pages()
-    known = await writer.known_hits(ruleset.version)
-    since_t = await writer.since_epoch(since) if since else None
+    since_t = await _since_epoch(store, since) if since else None
     t0, c0 = time.perf_counter(), time.process_time()
     cursor = after_page_id
+    evaluate = ruleset.evaluate
     while limit is None or report.pages < limit:
-        pages = await store.iter_page_features(after_page_id=cursor, limit=batch)
-        if not pages:
+        size = batch if limit is None else min(batch, limit - report.pages)
+        found = await store.rescan_pages(cursor, size, ruleset.version, since_t)
+        if not found.read:
             break
-        cursor = pages[-1].page_id
-        fired: list[tuple[PageFeatures, Evaluation]] = []
-        for page in pages:
-            report.pages += 1
-            if latest is not None and page.page_id not in latest:
-                report.superseded += 1
-                continue
-            if since_t is not None and page.fetched_at.timestamp() < since_t:
-                continue
-            if (page.url_id, page.content_sha256) in known:
-                report.unchanged += 1  # same content, same rules: the same hit; not re-run
-                continue
-            ev = ruleset.evaluate(document_of(page), entities_of(page))
+        cursor = found.last_page_id
+        report.pages += found.read
+        report.superseded += found.superseded
+        report.unchanged += found.unchanged  # same content, same rules: the same hit; not re-run
+        fired: list[tuple[RescanPage, Evaluation]] = []
+        for page in found.pages:
+            ev = evaluate(document_of(page), kinds_of(page))
             report.evaluated += 1
             if ev.flagged:
                 report.flagged += 1
                 fired.append((page, ev))
             elif page.hit_id is not None:
                 report.no_longer_fire += 1
-        for (page, _ev), new in zip(fired, await writer.write(fired), strict=True):
-            if not new:
-                report.unchanged += 1
-                continue
-            report.new_hits += 1
-            if page.hit_status not in (None, "pending"):
-                report.verdicts_kept += 1
+        if fired:
+            outcomes = await store.record_evaluations(
+                [(p.page_id, p.url_id, p.url, p.content_sha256, ev) for p, ev in fired], ACTOR
+            )
+            for (page, _ev), out in zip(fired, outcomes, strict=True):
+                if not out.new_hit:
+                    report.unchanged += 1
+                    continue
+                report.new_hits += 1
+                if page.hit_status not in (None, "pending"):
+                    report.verdicts_kept += 1
         report.last_page_id = cursor
         report.seconds = time.perf_counter() - t0
         report.cpu_seconds = time.process_time() - c0

@@ -170,6 +170,37 @@ class PageFeatures:
     hit_status: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class RescanPage:
+    """What a rescan needs of one stored page: its text, entity kinds and hit state."""
+
+    page_id: int
+    url_id: int
+    url: str
+    final_url: str | None
+    content_sha256: str
+    title: str
+    body: str
+    contact: str
+    meta: str
+    language: str | None
+    entity_kinds: tuple[tuple[str, str], ...]  # (kind, subtype) of its stored entities
+    hit_id: int | None  # the URL's latest hit on this same content, any rule-set version
+    hit_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RescanBatch:
+    """One batch of pages in id order, sorted out in the store (texts only where needed)."""
+
+    last_page_id: int  # resume after this id; equal to the `after` asked when nothing is left
+    read: int  # pages in the id range
+    superseded: int  # not the URL's newest page (history, not re-flagged)
+    before_since: int  # newest pages fetched before the `since` time
+    unchanged: int  # newest pages that already have a hit under the rule-set version asked
+    pages: list[RescanPage] = field(default_factory=list)  # the rest: to evaluate
+
+
 class UnknownHitError(StoreError, LookupError):
     """No hit with that id (the CLI prints one line and exits 2)."""
 
@@ -356,6 +387,19 @@ class Store(Protocol):
         self, after_page_id: int = 0, limit: int = 1000
     ) -> list[PageFeatures]:
         """Pages in id order with their text, entities and hit state (networks, rescan)."""
+        ...
+
+    async def rescan_pages(
+        self, after_page_id: int, limit: int, ruleset_version: str,
+        since_epoch: float | None = None,
+    ) -> RescanBatch:
+        """The next `limit` pages sorted out for a rescan (text only for pages to evaluate)."""
+        ...
+
+    async def record_evaluations(
+        self, items: Sequence[tuple[int, int, str, str, Evaluation]], actor: str
+    ) -> list[RecordOutcome]:
+        """Hits for stored pages (page_id, url_id, url, sha256, evaluation) in one transaction."""
         ...
 
     async def counts(self) -> dict[str, int]:

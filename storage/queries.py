@@ -6,8 +6,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from crawler.models import UrlState
-from storage.base import BatchRecord, EvidenceRef, HitRecord, PageFeatures, UrlRecord
-from storage.sqlbase import Row, SqlBase, Tx, in_list, loads, to_dt, to_dt_req
+from storage.base import (
+    BatchRecord,
+    EvidenceRef,
+    HitRecord,
+    PageFeatures,
+    RescanBatch,
+    RescanPage,
+    UrlRecord,
+)
+from storage.sqlbase import Row, SqlBase, Tx, chunks, in_list, loads, to_dt, to_dt_req
 
 HIT_COLUMNS = (
     "h.id, h.url, h.page_id, h.content_sha256, h.ruleset_version, h.score, h.priority, "
@@ -210,6 +218,83 @@ class QueriesMixin(SqlBase):
             )
             for r in rows
         ]
+
+    async def rescan_pages(
+        self,
+        after_page_id: int,
+        limit: int,
+        ruleset_version: str,
+        since_epoch: float | None = None,
+    ) -> RescanBatch:
+        """The next `limit` pages after `after_page_id`, sorted out for a rescan in the store.
+
+        Only the newest page of each URL, fetched at or after `since_epoch`, that has no hit
+        under `ruleset_version` yet, is returned with its text (no JSON is parsed: entities
+        come as (kind, subtype)); the others are only counted. One read transaction.
+        """
+        self._check_open()
+        return await self._run(
+            lambda tx: self._rescan_pages(tx, after_page_id, limit, ruleset_version, since_epoch),
+            write=False,
+        )
+
+    async def _rescan_pages(
+        self, tx: Tx, after: int, limit: int, version: str, since: float | None
+    ) -> RescanBatch:
+        rows = await tx.fetchall(
+            "SELECT p.id, p.fetched_at, "
+            "CASE WHEN p.id = (SELECT max(id) FROM pages l WHERE l.url_id = p.url_id) "
+            "THEN 1 ELSE 0 END AS latest, "
+            "CASE WHEN EXISTS (SELECT 1 FROM hits k WHERE k.url_id = p.url_id "
+            "AND k.content_sha256 = p.sha256 AND k.ruleset_version = ?) THEN 1 ELSE 0 END "
+            "AS known FROM pages p WHERE p.id > ? ORDER BY p.id LIMIT ?",
+            (version, after, int(limit)),
+        )
+        if not rows:
+            return RescanBatch(last_page_id=after, read=0, superseded=0, before_since=0,
+                               unchanged=0)
+        superseded = before = unchanged = 0
+        wanted: list[int] = []
+        for r in rows:
+            if not r["latest"]:
+                superseded += 1
+            elif since is not None and float(r["fetched_at"]) < since:
+                before += 1
+            elif r["known"]:
+                unchanged += 1
+            else:
+                wanted.append(int(r["id"]))
+        last = int(rows[-1]["id"])
+        pages: list[RescanPage] = []
+        if wanted:
+            kinds: dict[int, set[tuple[str, str]]] = {}
+            for e in await tx.fetchall(
+                "SELECT page_id, kind, subtype FROM entities WHERE page_id > ? AND page_id <= ?",
+                (after, last),
+            ):
+                kinds.setdefault(e["page_id"], set()).add((e["kind"], e["subtype"] or ""))
+            for part in chunks(wanted, 500):
+                for r in await tx.fetchall(
+                    "SELECT p.id, p.url_id, u.url, p.final_url, p.sha256, p.title, p.body, "
+                    "p.contact, p.meta, p.language, h.id AS hit_id, h.status AS hit_status "
+                    "FROM pages p JOIN urls u ON u.id = p.url_id "
+                    "LEFT JOIN hits h ON h.id = (SELECT max(id) FROM hits WHERE "
+                    "url_id = p.url_id AND content_sha256 = p.sha256) "
+                    f"WHERE p.id IN {in_list(part)} ORDER BY p.id",
+                    part,
+                ):
+                    page_id = int(r["id"])
+                    pages.append(RescanPage(
+                        page_id=page_id, url_id=int(r["url_id"]), url=r["url"],
+                        final_url=r["final_url"], content_sha256=r["sha256"] or "",
+                        title=r["title"] or "", body=r["body"] or "",
+                        contact=r["contact"] or "", meta=r["meta"] or "",
+                        language=r["language"],
+                        entity_kinds=tuple(sorted(kinds.get(page_id, ()))),
+                        hit_id=r["hit_id"], hit_status=r["hit_status"],
+                    ))
+        return RescanBatch(last_page_id=last, read=len(rows), superseded=superseded,
+                           before_since=before, unchanged=unchanged, pages=pages)
 
     async def counts(self) -> dict[str, int]:
         self._check_open()

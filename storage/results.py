@@ -90,15 +90,34 @@ class ResultsMixin(SqlBase):
         actor: str,
     ) -> RecordOutcome:
         """Re-evaluate a stored page (rescan): the same exactly-once hit path as a crawl."""
+        [out] = await self.record_evaluations([(page_id, url_id, url, sha256, evaluation)], actor)
+        return out
+
+    async def record_evaluations(
+        self, items: Sequence[tuple[int, int, str, str, Evaluation]], actor: str
+    ) -> list[RecordOutcome]:
+        """Hits for stored pages, (page_id, url_id, url, sha256, evaluation) each, in one
+        transaction (rescan); pages that do not fire write nothing."""
         self._check_open()
-        if not evaluation.flagged:
-            return RecordOutcome(page_id=page_id, hit_id=None, new_hit=False)
-        claim = Claim(url_id=url_id, url=url, host="", batch_id=0, attempts=0)
-        async with self._tx() as tx:
+        if not any(ev.flagged for *_, ev in items):
+            return [RecordOutcome(page_id=p, hit_id=None, new_hit=False) for p, *_ in items]
+        return await self._run(lambda tx: self._evaluations_in_tx(tx, items, actor))
+
+    async def _evaluations_in_tx(
+        self, tx: Tx, items: Sequence[tuple[int, int, str, str, Evaluation]], actor: str
+    ) -> list[RecordOutcome]:
+        now = self._now()
+        out = []
+        for page_id, url_id, url, sha256, evaluation in items:
+            if not evaluation.flagged:
+                out.append(RecordOutcome(page_id=page_id, hit_id=None, new_hit=False))
+                continue
+            claim = Claim(url_id=url_id, url=url, host="", batch_id=0, attempts=0)
             hit_id, new = await self._insert_hit(
-                tx, claim, actor, _Sha(sha256), evaluation, page_id, self._now()
+                tx, claim, actor, _Sha(sha256), evaluation, page_id, now
             )
-        return RecordOutcome(page_id=page_id, hit_id=hit_id, new_hit=new)
+            out.append(RecordOutcome(page_id=page_id, hit_id=hit_id, new_hit=new))
+        return out
 
     async def _insert_page(
         self, tx: Tx, claim: Claim, result: FetchResult, doc: Document | None, now: float,

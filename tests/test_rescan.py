@@ -13,6 +13,7 @@ from crawler.models import Document, FetchResult, Outcome, Reason, Seed, utcnow
 from crawler.rescan import rescan
 from crawler.rules import load_ruleset
 from storage import open_store
+from tests.test_store import db_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when set)
 
 RULE = """\
 id: test.{name}
@@ -38,7 +39,9 @@ def _pack(tmp_path: Path, name: str, *words: str, version: int = 1) -> Path:
     return d
 
 
-async def _store_pages(db: Path, bodies: dict[str, str], rules_dir: Path | None = None) -> None:
+async def _store_pages(
+    db: Path | str, bodies: dict[str, str], rules_dir: Path | None = None
+) -> None:
     """Crawl-like: queue, claim and record each page (evaluated with rules_dir if given)."""
     ruleset = load_ruleset(rules_dir) if rules_dir else None
     async with open_store(db) as store:
@@ -150,3 +153,45 @@ def test_cli_prints_a_summary(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["rescan", "--db", str(db), "--rules", str(rules), "--json"])
     assert result.exit_code == 0, result.output
     assert '"new_hits": 2' in result.output
+
+
+@pytest.mark.parametrize("batch", [1, 2, 1000])
+async def test_batches_of_any_size_give_the_same_report(tmp_path: Path, batch: int) -> None:
+    db = tmp_path / "t.db"
+    await _store_pages(db, URLS, _pack(tmp_path, "old", "driver"))
+    async with open_store(db) as store:  # a second version of page 1: the first is history
+        await store.requeue(state="done")
+        claims = [c for c in await store.claim("w", 10, 60) if c.url.endswith("/1")]
+        raw = b"call my driver, new girls"
+        result = FetchResult(url=claims[0].url, outcome=Outcome.FETCHED, reason=Reason.OK,
+                             detail="ok", fetched_at=utcnow(), final_url=claims[0].url,
+                             status=200, content_type="text/html", body=raw,
+                             sha256=hashlib.sha256(raw).hexdigest())
+        doc = Document(url=claims[0].url, title="t", body=raw.decode())
+        await store.record_result(claims[0], "w", result, doc, None, [])
+        new = load_ruleset(_pack(tmp_path, "new", "girls"))
+        report = await rescan(store, new, batch=batch)
+        hits = await store.list_hits(status=None)
+    assert (report.pages, report.superseded, report.evaluated) == (4, 1, 3)
+    assert (report.flagged, report.new_hits, report.no_longer_fire) == (2, 2, 0)
+    assert report.last_page_id == 4
+    assert sorted(h.url for h in hits if h.ruleset_version == new.version) == [
+        "https://a.example/1", "https://a.example/3"]
+    assert len(hits) == 4  # the two hits under the old rules are kept
+
+
+async def test_rescan_on_both_backends(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    await _store_pages(db_url, URLS, _pack(tmp_path, "old", "driver"))
+    async with open_store(db_url) as store:
+        [hit] = [h for h in await store.list_hits(status=None) if h.url.endswith("/3")]
+        await store.review(hit.hit_id, "dismissed", "ana")
+        new = load_ruleset(_pack(tmp_path, "new", "girls", "parking"))
+        report = await rescan(store, new, batch=2)
+        again = await rescan(store, new, batch=2)
+        latest = {h.url: h for h in sorted(await store.list_hits(status=None),
+                                           key=lambda h: h.hit_id)}
+    assert (report.evaluated, report.flagged, report.new_hits) == (3, 2, 2)
+    assert (report.verdicts_kept, report.no_longer_fire) == (1, 1)
+    assert (again.evaluated, again.unchanged, again.new_hits) == (1, 2, 0)
+    assert latest["https://a.example/3"].status == "dismissed"
+    assert latest["https://a.example/2"].ruleset_version == new.version
