@@ -23,7 +23,7 @@ from typing import Any
 import re2
 
 from crawler.rules.normalize import View, ViewKey
-from crawler.rules.patterns import MIN_ATOM, CompiledPattern
+from crawler.rules.patterns import CompiledPattern
 
 MAX_MATCHES = 1000  # per pattern per scope; a pathological page cannot blow up memory
 CHUNK = 64  # regexes per re2.Set (bigger sets are faster but risk RE2's DFA memory budget)
@@ -119,7 +119,7 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
                 (ref.gid, (p.word_start, p.word_end, ref.scopes, p.langs))
             )
         elif p.atoms is not None:
-            for k, atom_set in enumerate(_worth_scanning(p.atoms)):
+            for k, atom_set in enumerate(p.atoms):
                 for atom in atom_set:
                     table.setdefault(atom, ([], []))[1].append((ref.gid, 1 << k))
         else:
@@ -162,18 +162,7 @@ def _literal_set(words: list[str]) -> Any:
 
 def needed_masks(refs: list[PatternRef]) -> list[int]:
     """Per gid: the atom-set bits scan_literals must see before the regex is worth running."""
-    return [
-        (1 << len(_worth_scanning(r.pattern.atoms))) - 1 if r.pattern.atoms else -1 for r in refs
-    ]
-
-
-def _worth_scanning(atoms: tuple[frozenset[str], ...]) -> tuple[frozenset[str], ...]:
-    """The atom sets the prefilter looks for: 3-character atoms ("the", "our", "age") occur
-    hundreds of times per page and every occurrence costs a step of the scan loop, so they are
-    used only when a regex has no set of longer atoms. (Fewer sets only means the regex is
-    confirmed by its re2.Set more often; which pages match does not change.)"""
-    longer = tuple(s for s in atoms if min(len(a) for a in s) > MIN_ATOM)
-    return longer or atoms
+    return [(1 << len(r.pattern.atoms)) - 1 if r.pattern.atoms else -1 for r in refs]
 
 
 def _entries(word: str, lits: list[tuple[int, Any]]) -> tuple[LiteralEntry, ...]:
@@ -207,7 +196,10 @@ def attach_sets(plans: dict[ViewKey, ViewPlan], refs: list[PatternRef]) -> dict[
         for ref in refs:
             if ref.pattern.is_regex and ref.pattern.key == key:
                 by_source.setdefault(ref.pattern.regex_source, []).append(ref.gid)
-        sources = list(by_source)
+        # regexes without atoms run on every scope of every page: packed into the first sets,
+        # so a page runs the other sets only for the regexes its atoms call for
+        always = set(plan.unfiltered)
+        sources = sorted(by_source, key=lambda src: not always.issuperset(by_source[src]))
         chunks: list[RegexChunk] = []
         chunk_of: dict[int, int] = {}
         for i in range(0, len(sources), CHUNK):
