@@ -1,0 +1,73 @@
+"""Entity extraction's fast paths give what the plain code they replaced gives (property tests)."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crawler import entities
+from crawler.entities import _RUN_RE, _parse_phone, _run_scan, _Scan, extract_scope
+
+# digits of several scripts (Arabic-Indic, Devanagari, fullwidth, Kawi: Unicode 15, which
+# Python 3.11's \d does not know), keycaps, the letter O, separators, lone surrogates, text
+_PIECES = st.sampled_from([
+    *"0123456789", "٣", "۷", "५", "７", "\U00011f53", "\u20e3", "\ufe0f", "o", "O", " ", "\t",
+    "\xa0", ".", "-", "/", "(", ")", "\u2013", "+", "a", "é", "€", "\n", "\ud800", "tel ",
+    "0151 234", "+49 (0) ", "7\ufe0f\u20e3",
+])  # fmt: skip
+_TEXT = st.lists(_PIECES | st.characters(), max_size=40).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TEXT)
+def test_run_scan_finds_exactly_the_digit_runs_of_the_python_regex(text: str) -> None:
+    assert list(_Scan(text).spans(_run_scan())) == [m.span() for m in _RUN_RE.finditer(text)]
+
+
+_WALLET_PY = re.compile(r"[0-9A-Za-z]{25,}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a" * 13, "B7" * 7, "ü", "€", "\U0001f600", " ", "\ud800", "x"]),
+                max_size=12).map("".join))  # fmt: skip
+def test_byte_offsets_become_the_same_character_offsets(text: str) -> None:
+    """_Scan.spans converts RE2's byte offsets incrementally; compare with a str regex."""
+    assert list(_Scan(text).spans(entities._WALLET_SCAN)) == [
+        m.span() for m in _WALLET_PY.finditer(text)
+    ]
+
+
+_NUMBERS = st.lists(st.sampled_from([*"0123456789", " ", "+", "(", ")"]), min_size=7,
+                    max_size=18).map("".join)  # fmt: skip
+_REGIONS = st.sampled_from([(), ("DE",), ("GB", "US", "IE"), ("FR", "BE", "CH"), ("XX",)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(_NUMBERS, _REGIONS)
+def test_cached_phone_parsing_equals_uncached(raw: str, regions: tuple[str, ...]) -> None:
+    uncached = _parse_phone.__wrapped__(raw, regions)
+    assert _parse_phone(raw, regions) == uncached
+    assert _parse_phone(raw, regions) == uncached  # second call: from the cache
+
+
+_PAGE_PIECES = st.sampled_from([
+    "Call me: ", "+49 1512 3456789", "0176 12345678", "tel ", "Bestellnummer 0176 1234567 ",
+    "WhatsApp +44 7700 900123", " / ", "  ", "mail: a.b@example.com ", "lena (at) mail (dot) de",
+    "t.me/lena_example ", "Telegram: @lena_x ", "€120 ", "01.02.2024 10:00 ", "\n", "zero one ",
+    "sieben ", "７７００ ９００１２３", "0️⃣7️⃣", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq ",
+])  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PAGE_PIECES, max_size=10).map("".join),
+       st.sampled_from(["body", "contact", "title"]), _REGIONS)  # fmt: skip
+def test_entities_do_not_depend_on_the_parse_cache(text: str, scope: str,
+                                                   regions: tuple[str, ...]) -> None:
+    _parse_phone.cache_clear()
+    cold = extract_scope(scope, text, regions)  # type: ignore[arg-type]
+    warm = extract_scope(scope, text, regions)  # type: ignore[arg-type]
+    assert cold == warm
+    for entity in cold:
+        assert text[entity.span.start : entity.span.end] == entity.span.text
