@@ -12,7 +12,7 @@ For each hop (the URL asked for, then every redirect, at most `max_redirects`):
     -> Content-Type from headers (refused unread) -> streamed body decoded with a cap on the
        DECODED bytes, first bytes sniffed for media/archive/executable magic, total deadline.
 
-Retries (tenacity) live in `_exchange` only: transport errors, 429 and 5xx, `settings.retries`.
+Retries live in `_exchange` only: transport errors, 429 and 5xx, `settings.retries`.
 No cookies are kept, no forms are sent, no JavaScript is run, no sub-resource is requested.
 
 The httpx client's transport (`settings.http_transport`): "aiohttp" (default without a proxy) is
@@ -37,7 +37,6 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import structlog
-from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_none
 
 from crawler.decoding import ACCEPT_ENCODING, SNIFF_MIN, DecodeError, decoder_for, sniff_media
 from crawler.models import FetchResult, Outcome, Reason, utcnow
@@ -88,9 +87,12 @@ class _Exchange:
 
 
 class _Vetted:
-    def __init__(self, host: str, ip: str) -> None:
+    __slots__ = ("host", "ip", "url")
+
+    def __init__(self, host: str, ip: str, url: httpx.URL) -> None:
         self.host = host
         self.ip = ip
+        self.url = url  # parsed once per hop
 
 
 def _media_type(value: str | None) -> tuple[str | None, str | None]:
@@ -101,10 +103,11 @@ def _media_type(value: str | None) -> tuple[str | None, str | None]:
     return media, (m.group(1).lower() if m else None)
 
 
-def _host_key(url: str) -> str:
-    """The ASCII (IDNA) host name, lower-case: the form the resolver and the pins use."""
+def _host_key(url: str, parsed: httpx.URL | None = None) -> str:
+    """The ASCII (IDNA) host name, lower-case: the form the resolver and the pins use.
+    `parsed`: `url` already parsed by httpx (saves parsing it again)."""
     try:
-        raw = httpx.URL(url).raw_host.decode("ascii")
+        raw = (httpx.URL(url) if parsed is None else parsed).raw_host.decode("ascii")
     except (httpx.InvalidURL, UnicodeError, ValueError):
         raw = urlsplit(url).hostname or ""
     return raw.strip("[]").lower().rstrip(".")
@@ -144,6 +147,7 @@ class Fetcher:
         self._transport = transport
         self.transport: httpx.AsyncBaseTransport | None = None  # the one in use, once open
         self._client: httpx.AsyncClient | None = None
+        self._log: Any = log  # bound to the logging configuration in force when opened
         self._state = "new"
         self._slots: dict[str, HostSlot] = {}
         self._global = asyncio.Semaphore(settings.concurrency)
@@ -182,6 +186,7 @@ class Fetcher:
                      "Accept-Encoding": ACCEPT_ENCODING, "Accept-Language": "*"},
         )
         await self._client.__aenter__()
+        self._log = log.bind()  # the module's lazy proxy would re-bind on every call
         self._state = "open"
         return self
 
@@ -257,8 +262,8 @@ class Fetcher:
             log.exception("fetch_internal_error", url=url)
             result = self._result(url, started, Outcome.FAILED, Reason.INTERNAL,
                                   f"internal error: {type(exc).__name__}: {exc}")
-        log.debug("fetch", url=url, outcome=result.outcome.value, reason=result.reason.value,
-                  status=result.status, detail=result.detail)
+        self._log.debug("fetch", url=url, outcome=result.outcome.value,
+                        reason=result.reason.value, status=result.status, detail=result.detail)
         return result
 
     def _result(self, url: str, started: float, outcome: Outcome, reason: Reason, detail: str,
@@ -321,17 +326,21 @@ class Fetcher:
         if parts.scheme.lower() not in ("http", "https"):
             scheme = parts.scheme or "(none)"
             return Outcome.REFUSED, Reason.SCHEME, f"scheme {scheme!r} is not http/https"
-        host = _host_key(url)
+        parsed: httpx.URL | None = None
+        invalid: Exception | None = None
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, ValueError) as exc:
+            invalid = exc
+        host = _host_key(url, parsed) if parsed is not None else _host_key(url)
         if not host:
             return Outcome.REFUSED, Reason.SCHEME, f"URL has no host: {url}"
         numeric = parse_numeric_host(host)
         if numeric is not None and not numeric[1]:
             return Outcome.REFUSED, Reason.ADDRESS, (
                 f"host {host!r} is a numeric address in a non-standard form ({numeric[0]})")
-        try:
-            httpx.URL(url)
-        except (httpx.InvalidURL, ValueError) as exc:
-            return Outcome.REFUSED, Reason.SCHEME, f"invalid URL {url!r}: {exc}"
+        if parsed is None:
+            return Outcome.REFUSED, Reason.SCHEME, f"invalid URL {url!r}: {invalid}"
         if parts.username is not None or parts.password is not None:
             return Outcome.REFUSED, Reason.POLICY, "URL carries credentials (user:password@)"
         if page:
@@ -351,10 +360,10 @@ class Fetcher:
             return Outcome.FAILED, Reason.DNS, str(exc)
         if ip is None:
             return Outcome.REFUSED, Reason.ADDRESS, why or "address refused"
-        vetted = _Vetted(host, ip)
+        vetted = _Vetted(host, ip, parsed)
         if page:
-            refusal = await self.robots.refusal(url)
-            self.slot(host).set_crawl_delay(await self.robots.crawl_delay(url))
+            refusal, delay = await self.robots.check(url)
+            self.slot(host).set_crawl_delay(delay)
             if refusal is not None:
                 return Outcome.REFUSED, Reason.ROBOTS, refusal
         return vetted
@@ -381,16 +390,13 @@ class Fetcher:
     async def _exchange(self, url: str, vetted: _Vetted, *, robots_txt: bool) -> _Exchange:
         """One GET, retried for transport errors, 429 and 5xx only (robots.txt: never)."""
         attempts = 1 if robots_txt else self.settings.retries + 1
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait_none(),  # the host slot waits out the backoff before the next attempt
-            retry=retry_if_result(lambda ex: ex.retryable),
-            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
-        )
-        result: _Exchange = await retrying(self._once, url, vetted, robots_txt)
-        if result.retryable:
-            tries = f" after {attempts} attempts" if attempts > 1 else ""
-            result.detail += tries
+        for _attempt in range(attempts):
+            # no wait here: the host slot waits out the backoff before the next attempt
+            result = await self._once(url, vetted, robots_txt)
+            if not result.retryable:
+                return result
+        if attempts > 1:
+            result.detail += f" after {attempts} attempts"
         return result
 
     async def _once(self, url: str, vetted: _Vetted, robots_txt: bool) -> _Exchange:
@@ -408,10 +414,10 @@ class Fetcher:
                     # the vetted address also rides along as a request extension, for
                     # transports that pin per request (crawler/transport.py)
                     request = self._client.build_request(
-                        "GET", url, extensions={"triage.address": vetted.ip})
+                        "GET", vetted.url, extensions={"triage.address": vetted.ip})
                     response = await self._client.send(request, stream=True)
                     try:
-                        ex = await self._read(url, response, robots_txt)
+                        ex = await self._read(url, response, robots_txt, slot)
                     finally:
                         await response.aclose()
                         self._client.cookies.clear()  # belt and braces: the jar stores nothing
@@ -432,9 +438,10 @@ class Fetcher:
                 _PINS.reset(token)
         return ex
 
-    async def _read(self, url: str, response: httpx.Response, robots_txt: bool) -> _Exchange:
+    async def _read(
+        self, url: str, response: httpx.Response, robots_txt: bool, slot: HostSlot
+    ) -> _Exchange:
         s = self.settings
-        slot = self.slot(_host_key(url))
         status = response.status_code
         raw_headers = [(k.decode("latin-1"), v.decode("latin-1"))
                        for k, v in response.headers.raw]

@@ -184,6 +184,17 @@ class RobotsCache:
             return rules.reason
         return f"disallowed by robots.txt for user-agent {self.settings.user_agent_token!r}"
 
+    async def check(self, url: str) -> tuple[str | None, float | None]:
+        """(refusal, crawl_delay) for `url` from one look at the cached rules."""
+        rules = await self.rules_for(url)
+        token = self.settings.user_agent_token
+        delay = rules.crawl_delay(token, self.settings.crawl_delay_cap)
+        if rules.allows(url, token):
+            return None, delay
+        if rules.verdict == "disallow_all":
+            return rules.reason, delay
+        return f"disallowed by robots.txt for user-agent {token!r}", delay
+
     async def crawl_delay(self, url: str) -> float | None:
         rules = await self.rules_for(url)
         return rules.crawl_delay(self.settings.user_agent_token, self.settings.crawl_delay_cap)

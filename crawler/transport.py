@@ -113,6 +113,8 @@ def _is_ip(host: str) -> bool:
 
 
 def _same_ip(a: str, b: str) -> bool:
+    if a == b:
+        return True
     try:
         return ipaddress.ip_address(a.split("%", 1)[0]) == ipaddress.ip_address(b.split("%", 1)[0])
     except ValueError:
