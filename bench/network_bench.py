@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/network_bench.py [--sizes 10000 100000] [--new 1000] [--rounds 5]
     .venv/bin/python bench/network_bench.py --crawl memory|store [--pages 10000 50000 100000]
-                                            [--trace] [--db PATH]
+                                            [--trace] [--db PATH] [--concurrency 16]
     .venv/bin/python bench/network_bench.py --make-db PATH --pages 100000
     .venv/bin/python bench/network_bench.py --startup PATH
 
@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import datetime as dt
 import gc
+import itertools
 import os
 import random
 import sys
@@ -171,7 +172,8 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-async def crawl_hook(kind: str, checkpoints: list[int], trace: bool, db: Path) -> None:
+async def crawl_hook(kind: str, checkpoints: list[int], trace: bool, db: Path,
+                     concurrency: int) -> None:
     from crawler.networks import StoreNetwork
     from storage import open_store
 
@@ -184,11 +186,13 @@ async def crawl_hook(kind: str, checkpoints: list[int], trace: bool, db: Path) -
         base = tracemalloc.get_traced_memory()[0] if trace else 0
         done, cpu, window = 0, 0.0, 0
         for stop in sorted(checkpoints):
-            for doc, ents in bench_pages(done, stop, max(checkpoints)):
+            pages = bench_pages(done, stop, max(checkpoints))
+            while chunk := list(itertools.islice(pages, concurrency)):
+                # as a worker's concurrent fetches call it: `concurrency` pages at a time
                 t = time.process_time()
-                await hook(doc, ents)
+                await asyncio.gather(*(hook(doc, ents) for doc, ents in chunk))
                 cpu += time.process_time() - t
-                window += 1
+                window += len(chunk)
             done = stop
             line = f"{kind:>6} {stop:>7} pages: hook {cpu / window * 1e6:7.1f} µs/page CPU"
             if trace:
@@ -248,6 +252,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, nargs="+", default=[10_000, 50_000, 100_000])
     parser.add_argument("--trace", action="store_true", help="tracemalloc (slower CPU figures)")
     parser.add_argument("--db", type=Path, default=Path("/tmp/network_bench.db"))
+    parser.add_argument("--concurrency", type=int, default=16, help="hook calls at a time")
     parser.add_argument("--make-db", type=Path)
     parser.add_argument("--startup", type=Path)
     parser.add_argument("--sizes", type=int, nargs=2, default=[10_000, 100_000])
@@ -257,7 +262,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.crawl:
         args.db.unlink(missing_ok=True)
-        asyncio.run(crawl_hook(args.crawl, args.pages, args.trace, args.db))
+        asyncio.run(crawl_hook(args.crawl, args.pages, args.trace, args.db, args.concurrency))
         return
     if args.make_db:
         asyncio.run(make_db(args.make_db, max(args.pages)))

@@ -46,6 +46,14 @@ _MASKS: tuple[tuple[tuple[str, ...], re.Pattern[str], str, re.Pattern[str] | Non
     (("",), re.compile(r"[+(]?\d[\d\s().,:/\-]*"), " xnum ", None),
 )
 _WORD = re.compile(r"\w+")
+# normalise's tokens with the number mask folded in: a number (as the xnum mask matches it) or a
+# run of word characters without digits (what is left of a word once numbers are masked)
+_TOKEN = re.compile(r"[^\W\d]+|[+(]?\d[\d\s().,:/\-]*")
+WORD_CACHE_MAX = 200_000
+_WORD_HASHES: dict[str, int] = {}
+_XCAP = np.uint64(zlib.crc32(b"xcap"))
+_SHINGLE_MULT = np.random.RandomState(11).randint(1, 2**62, size=8, dtype=np.int64).astype(
+    np.uint64) | np.uint64(1)
 _BAND_RNG = np.random.RandomState(7)
 _BAND_MULT = _BAND_RNG.randint(1, 2**62, size=64, dtype=np.int64).astype(np.uint64) | np.uint64(1)
 _BAND_SALT = _BAND_RNG.randint(1, 2**62, size=64, dtype=np.int64).astype(np.uint64)
@@ -92,6 +100,66 @@ def shingles(tokens: list[str], k: int = SHINGLE_WORDS) -> set[str]:
     return {" ".join(tokens[i : i + k]) for i in range(len(tokens) - k + 1)}
 
 
+def _word_hash(token: str) -> int:
+    """Hash of one token of `_TOKEN` as `normalise` would write it (xnum, xcap or lower-case)."""
+    first = token[0]
+    if first.isdecimal() or first in "+(":
+        word = "xnum"
+    elif first.isupper():
+        word = "xcap"
+    else:
+        word = token.lower()
+    return zlib.crc32(word.encode("utf-8"))
+
+
+def _word_hashes(tokens: list[str]) -> list[int]:
+    get = _WORD_HASHES.get
+    out: list[int | None] = [get(t) for t in tokens]
+    if None in out:
+        if len(_WORD_HASHES) > WORD_CACHE_MAX:  # bounded: the vocabulary of ads is small
+            _WORD_HASHES.clear()
+        for i, h in enumerate(out):
+            if h is None:
+                out[i] = _WORD_HASHES[tokens[i]] = _word_hash(tokens[i])
+    return out  # type: ignore[return-value]
+
+
+def shingle_hashes(text: str, mask: Iterable[str] = (), k: int = SHINGLE_WORDS) -> np.ndarray:
+    """Distinct 32-bit hashes of the k-word shingles of `normalise(text, mask)`.
+
+    Same tokens as `normalise` (numbers are matched as tokens instead of being replaced first:
+    every digit is in a number match either way), each word hashed once per process (a
+    bounded cache), the k hashes of a shingle combined in numpy.
+    """
+    for needles, rx, repl, marker in _MASKS[:3]:
+        if any(n in text for n in needles):
+            text = rx.sub(repl, text) if marker is None else _sub_runs(text, rx, repl, marker)
+    tokens = _TOKEN.findall(text)
+    n = len(tokens) - k + 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.uint32)
+    words = np.array(_word_hashes(tokens), dtype=np.uint64)
+    extra = [zlib.crc32(m.lower().encode("utf-8")) for m in mask if m]
+    if extra:
+        words[np.isin(words, np.array(extra, dtype=np.uint64))] = _XCAP
+    with np.errstate(over="ignore"):
+        mixed = words[:n] * _SHINGLE_MULT[0]
+        for j in range(1, k):
+            mixed += words[j : j + n] * _SHINGLE_MULT[j]
+    return np.unique((mixed >> np.uint64(32)).astype(np.uint32))
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finaliser (a bijection that spreads similar inputs apart)."""
+    with np.errstate(over="ignore"):
+        h = h ^ (h >> np.uint32(16))
+        h = h * np.uint32(0x85EBCA6B)
+        h = h ^ (h >> np.uint32(13))
+        h = h * np.uint32(0xC2B2AE35)
+        out: np.ndarray = h ^ (h >> np.uint32(16))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class TemplateMatch:
     cluster_id: int  # the page's template cluster (its own page id when it matched nothing)
@@ -133,20 +201,25 @@ class TemplateIndex:
 
     def signature(self, text: str, mask: Iterable[str] = ()) -> MinHash | None:
         """MinHash of the masked text, or None when it is too short to be a template."""
-        grams = shingles(normalise(text[:MAX_CHARS], mask), self.shingle_words)
-        if len(grams) < self.min_shingles:
+        values = self.sketch(text, mask)
+        if values is None:
             return None
-        mh = MinHash(
-            num_perm=self.num_perm, permutations=self._permutations, scheme=self._scheme,
-            hashfunc=zlib.crc32,
-        )
-        mh.update_batch([g.encode("utf-8") for g in grams])
-        return mh
+        return MinHash(num_perm=self.num_perm, hashvalues=values, permutations=self._permutations,
+                       scheme=self._scheme, hashfunc=zlib.crc32)
 
     def sketch(self, text: str, mask: Iterable[str] = ()) -> np.ndarray | None:
-        """The signature's hash values (what the store keeps), or None (too short)."""
-        mh = self.signature(text, mask)
-        return None if mh is None else mh.hashvalues
+        """The signature's hash values (uint32; what the store keeps), or None (too short).
+
+        One numpy pass over all shingles: each shingle's hash is combined from its words'
+        hashes, pre-mixed and put through the `num_perm` affine permutations at once.
+        """
+        grams = shingle_hashes(text[:MAX_CHARS], mask, self.shingle_words)
+        if len(grams) < self.min_shingles:
+            return None
+        a, b = self._permutations
+        with np.errstate(over="ignore"):
+            values: np.ndarray = (_fmix32(grams)[:, None] * a + b).min(axis=0)
+        return values
 
     def bands(self, sig: np.ndarray) -> list[int]:
         """LSH band keys of a signature (signed 64-bit, band number folded in): two pages share

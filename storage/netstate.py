@@ -21,27 +21,30 @@ at start, and every worker on one database sees the same networks:
 - net_confirmed: pages whose latest verdict is `confirmed`, followed from the append-only audit
   log (cursor in net_meta 'audit_id'), so a review in the API reaches every worker.
 
-One page is one transaction: a handful of statements whatever the store size (SQLite runs it in
-its database thread when the store offers `_run`). PostgreSQL serialises these transactions with
-an advisory lock (component merges must not interleave).
+One page is one transaction: a handful of statements whatever the store size; on SQLite the
+whole transaction runs in one trip to the database thread (`_sqlite_one_hop`). PostgreSQL
+serialises these transactions with an advisory lock (component merges must not interleave).
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from storage.sqlbase import Tx
+    from storage.sqlbase import Row, Tx
 
 NET_LOCK = 7215006  # pg_advisory_xact_lock key of network updates
 AUDIT_OVERLAP = 50  # audit rows read again (PostgreSQL ids may commit out of order)
 REVIEW_SYNC_SECONDS = 2.0
 PROVISIONAL_KEYS = 1 << 40
+MAX_GROUP = 64  # pages in one transaction (group commit of concurrent hook calls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,64 @@ class PageState:
     entities: dict[str, EntityStats] = field(default_factory=dict)
 
 
+class _SyncTx:
+    """The `Tx` seam over a plain sqlite3 connection: its coroutines never suspend, so a body
+    awaiting only them runs to completion in one `send` (in the database thread)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(sql, tuple(params)).rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        return self.conn.executemany(sql, rows).rowcount
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(self.conn.execute(sql, tuple(params)).fetchall())
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = self.conn.execute(sql, tuple(params)).fetchall()
+        return rows[0] if rows else None  # type: ignore[no-any-return]
+
+    async def script(self, sql: str) -> None:
+        self.conn.executescript(sql)
+
+
+def _run_body(conn: sqlite3.Connection, body: Callable[[Tx], Coroutine[Any, Any, Any]]) -> Any:
+    """One write transaction around `body` on the database thread."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        coro = body(_SyncTx(conn))
+        try:
+            coro.send(None)
+        except StopIteration as done:
+            result = done.value
+        else:
+            coro.close()
+            raise RuntimeError("a network body awaited something other than its tx")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+async def _sqlite_one_hop(store: Any, body: Callable[[Tx], Coroutine[Any, Any, Any]]) -> Any:
+    """SQLite: the whole transaction in one trip to aiosqlite's thread (not one per statement),
+    under the store's own lock, on its own connection (so no second writer to wait for)."""
+    from crawler.errors import StoreError
+
+    async with store._lock:
+        conn = store._conn
+        if conn is None:
+            raise StoreError("the store is not open (use `async with open_store(...)`)")
+        try:
+            return await conn._execute(_run_body, conn._conn, body)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite: {exc}") from exc
+
+
 class NetState:
     """Network state of one store. Cheap to create; holds no per-page data."""
 
@@ -93,30 +154,62 @@ class NetState:
         self.min_countries = min_countries
         self._postgres = getattr(store, "dialect", "sqlite") == "postgres"
         self._synced = 0.0
+        self._pending: list[tuple[PageInput, asyncio.Future[PageState]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ transactions
 
     async def _in_tx(self, body: Any) -> Any:
-        run = getattr(self.store, "_run", None)
-        if run is not None:
-            return await run(body)
+        if self._sqlite_conn() is not None:
+            return await _sqlite_one_hop(self.store, body)
         async with self.store._tx() as tx:
             return await body(tx)
 
+    def _sqlite_conn(self) -> Any:
+        conn = getattr(self.store, "_conn", None)
+        return conn if getattr(self.store, "dialect", "") == "sqlite" and hasattr(
+            conn, "_execute") else None
+
     async def add_page(self, page: PageInput) -> PageState:
-        sync = time.monotonic() - self._synced >= REVIEW_SYNC_SECONDS
-        if sync:
-            self._synced = time.monotonic()
+        """Add (or refresh) one page; returns its network state.
 
-        async def body(tx: Tx) -> PageState:
-            if self._postgres:
-                await tx.fetchone("SELECT pg_advisory_xact_lock(?) AS locked", (NET_LOCK,))
+        Pages added at the same time (a worker's concurrent fetches) share one transaction: the
+        first caller starts a flush that takes every page queued by then, in order, and callers
+        arriving while it runs form the next group (group commit; a page costs a few indexed
+        statements instead of a commit of its own).
+        """
+        future: asyncio.Future[PageState] = asyncio.get_running_loop().create_future()
+        self._pending.append((page, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="netstate-flush")
+        return await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            group = self._pending[:MAX_GROUP]
+            del self._pending[:MAX_GROUP]
+            sync = time.monotonic() - self._synced >= REVIEW_SYNC_SECONDS
             if sync:
-                await self._sync_reviews(tx)
-            return await self._add(tx, page)
+                self._synced = time.monotonic()
 
-        result: PageState = await self._in_tx(body)
-        return result
+            async def body(tx: Tx, group: list[tuple[PageInput, Any]] = group,
+                           sync: bool = sync) -> list[PageState]:
+                if self._postgres:
+                    await tx.fetchone("SELECT pg_advisory_xact_lock(?) AS locked", (NET_LOCK,))
+                if sync:
+                    await self._sync_reviews(tx)
+                return [await self._add(tx, page) for page, _ in group]
+
+            try:
+                states: list[PageState] = await self._in_tx(body)
+            except Exception as exc:  # every page of the group fails alike; callers decide
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), state in zip(group, states, strict=True):
+                if not future.done():  # the caller may have been cancelled meanwhile
+                    future.set_result(state)
 
     async def add_pages(self, pages: Sequence[PageInput]) -> None:
         """Several pages in one transaction (the backfill)."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import random
+import zlib
 
-from crawler.templates import TemplateIndex, normalise
+import numpy as np
+
+from crawler.templates import _SHINGLE_MULT, TemplateIndex, normalise, shingle_hashes
 from tests.support.network_site import SENTENCES, TEMPLATE_DE, build_network_site
 
 EN_TEMPLATE = (
@@ -92,3 +95,28 @@ def test_synthetic_site_has_exactly_one_reused_template() -> None:
         clusters.setdefault(cid, set()).add(page.path)
     shared = [paths for paths in clusters.values() if len(paths) > 1]
     assert shared == [set(site.expected_groups["template"])]
+
+
+def _expected_shingle_hashes(text: str, mask: tuple[str, ...] = ()) -> np.ndarray:
+    """What shingle_hashes must give: normalise's words, hashed, three by three."""
+    tokens = normalise(text, mask)
+    words = np.array([zlib.crc32(t.encode()) for t in tokens], dtype=np.uint64)
+    n = len(words) - 2
+    if n <= 0:
+        return np.zeros(0, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        mixed = sum(words[j : j + n] * _SHINGLE_MULT[j] for j in range(3))
+    return np.unique((mixed >> np.uint64(32)).astype(np.uint32))
+
+
+def test_shingle_hashes_are_those_of_normalised_text() -> None:
+    site = build_network_site()
+    texts = ["\n".join(p.paragraphs) for p in site.pages.values()] + [
+        en_ad("Anna", "Berlin", 23, "+49 151 23456789"),
+        "abc123Def x(12) 4.5€ +49(0)151-2 İstanbul ÉTÉ été ²3 _x_ 1_a a_1 ٣٤ Mary's 3rd",
+        "anna@x.de @anna_b www.x.de/a https://y.org b.c/d (12 ab) + ( 7",
+    ]
+    for text in texts:
+        for mask in ((), ("Anna", "berlin")):
+            got = shingle_hashes(text, mask)
+            assert np.array_equal(got, _expected_shingle_hashes(text, mask)), text[:60]
