@@ -7,6 +7,7 @@ import re
 import time
 from urllib.parse import urljoin, urlsplit
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
@@ -436,3 +437,20 @@ def test_one_selector_pass_finds_what_four_found(elements: list[tuple[str, str]]
     got = ((title.html or "") if title else "", [n.html or "" for n in metas],
            (base.html or "") if base else "", [n.html or "" for n in doomed])  # fmt: skip
     assert got == _old_head_and_hidden(LexborHTMLParser(page))
+
+
+@pytest.mark.parametrize(
+    "page", ["", "x", "<svg><html lang=x></svg>", "<html lang=de><html lang=fr>",
+             "<!-- c --><p>", "<body><html lang=en>", "<frameset>"],
+)
+def test_document_element_is_the_first_html_element(page: str) -> None:
+    tree = LexborHTMLParser(page)
+    root, first = tree.root, tree.css_first("html")
+    assert root is not None and first is not None and root.mem_id == first.mem_id
+
+
+def test_nul_bytes_removed_in_other_codecs_too() -> None:
+    doc = ex("<p>a\x00b</p>".encode("utf-16"), charset="utf-16")
+    assert "ab" in doc.body and "NUL bytes removed" in doc.warnings
+    doc = ex(b"<p>a\x00b \xe9</p>", charset="latin-1")
+    assert "ab é" in doc.body and "NUL bytes removed" in doc.warnings
