@@ -47,7 +47,7 @@ from crawler.netguard import (
     system_resolver,
     vet_host,
 )
-from crawler.pinning import _PINS, NoCookies, PinnedBackend
+from crawler.pinning import _PINS, NoCookies, NoCookieStore, PinnedBackend
 from crawler.policy import SourcePolicy
 from crawler.politeness import HostLimits, HostSlot, Pace, parse_retry_after
 from crawler.robots import RobotsCache, RobotsResponse, max_age
@@ -185,6 +185,8 @@ class Fetcher:
             headers={"User-Agent": s.user_agent, "Accept": ACCEPT,
                      "Accept-Encoding": ACCEPT_ENCODING, "Accept-Language": "*"},
         )
+        if isinstance(getattr(self._client, "_cookies", None), httpx.Cookies):
+            self._client._cookies = NoCookieStore()  # never even offered a response's cookies
         await self._client.__aenter__()
         self._log = log.bind()  # the module's lazy proxy would re-bind on every call
         self._state = "open"

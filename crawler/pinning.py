@@ -8,7 +8,8 @@ the Host header. httpcore pools connections per origin (scheme, host, port), so 
 remembers the address it was pinned to: when the current task has vetted another address for that
 host, the idle connection reports itself expired (httpcore closes it and opens a new, pinned one),
 and a request is never written on a connection whose address is not the one vetted for it.
-`NoCookies` is a cookie policy that never stores and never sends a cookie.
+`NoCookies` is a cookie policy that never stores and never sends a cookie; `NoCookieStore` is the
+client's cookie store that does not even offer response cookies to it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import httpcore
+import httpx
 
 from crawler.netguard import AddressGuard
 
@@ -136,3 +138,18 @@ class NoCookies(http.cookiejar.CookiePolicy):
 
     def path_return_ok(self, path: str, request: urllib.request.Request) -> bool:
         return False
+
+
+class NoCookieStore(httpx.Cookies):
+    """httpx's cookie store for a client that keeps no cookie: Set-Cookie is never looked at.
+
+    httpx offers every response's cookies to the jar (building urllib request/response copies
+    of it, ~9 % of a fetch's CPU) only for `NoCookies` to refuse them; this skips the offer.
+    The jar keeps the NoCookies policy too.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(http.cookiejar.CookieJar(policy=NoCookies()))
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None

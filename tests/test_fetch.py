@@ -281,9 +281,12 @@ async def test_cookies_are_never_kept(site: LoopbackSite) -> None:
     site.route("/set", "<p>a</p>", headers={"Set-Cookie": "session=abc; Path=/"})
     site.route("/next", "<p>b</p>")
     async with Fetcher(settings()) as f:
-        await f.fetch(site.url("/set"))
+        first = await f.fetch(site.url("/set"))
         await f.fetch(site.url("/next"))
     assert all("Cookie" not in r.headers for r in site.requests)
+    # the Set-Cookie header is still kept as evidence, just never acted on
+    assert any(k.lower() == "set-cookie" and v.startswith("session=abc")
+               for k, v in first.raw_headers)
 
 
 async def test_only_get_requests_and_no_subresources(site: LoopbackSite) -> None:
