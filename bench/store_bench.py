@@ -1,6 +1,7 @@
 """Store cost per page: claim + record_result on realistic pages, this tree against a baseline.
 
     python bench/store_bench.py [--pages 1000] [--rounds 3] [--concurrency 64] [--base REV]
+                                [--db-url postgresql://...]
 
 Prepares N synthetic ad pages once (bench/site.py HTML, extracted by crawler.extract, entities
 by crawler.entities, evaluated with the shipped rule packs: about one in five is flagged and
@@ -9,7 +10,8 @@ one with the `storage` package of git revision REV (default: the commit before t
 work) and one with this tree's: the child claims `--concurrency` URLs at a time and records
 them concurrently (like `triage crawl`'s workers), then the same again one by one. CPU is the
 child's process time (all its threads, the SQLite thread included) over the claim+record loop
-only. Rounds alternate A B A B; medians and the ratio are printed.
+only. Rounds alternate A B A B; medians and the ratio are printed. `--db-url` runs against
+PostgreSQL instead (a fresh schema per run, dropped afterwards): CPU is then the client's only.
 """
 
 from __future__ import annotations
@@ -80,7 +82,18 @@ async def _record(store: Any, takes_evidence: bool, item: Any, claim: Any) -> An
     return await store.record_result(claim, "bench", result, doc, ev, entities, **kw)
 
 
-async def child_run(items: list[Any], db: Path, concurrency: int) -> dict[str, Any]:
+async def _pg_schema(url: str, name: str, drop: bool) -> str:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(f"DROP SCHEMA {name} CASCADE" if drop else f"CREATE SCHEMA {name}")
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{name}"
+
+
+async def child_run(
+    items: list[Any], db: Path, concurrency: int, db_url: str | None = None
+) -> dict[str, Any]:
     import storage
     from crawler.models import Seed
     from storage import open_store
@@ -88,8 +101,10 @@ async def child_run(items: list[Any], db: Path, concurrency: int) -> dict[str, A
     by_url = {it[0]: it for it in items}
     out: dict[str, Any] = {"storage": str(Path(storage.__file__).parent)}
     for mode, conc in (("concurrent", concurrency), ("sequential", 1)):
-        path = db.with_suffix(f".{mode}.db")
-        async with open_store(path) as store:
+        schema = f"store_bench_{db.name}_{mode}"
+        target = (await _pg_schema(db_url, schema, drop=False) if db_url
+                  else str(db.with_suffix(f".{mode}.db")))
+        async with open_store(target) as store:
             takes_evidence = "evidence" in inspect.signature(store.record_result).parameters
             seeds = [Seed(url=u, source="bench", line=i + 1) for i, u in enumerate(by_url)]
             await store.add_batch("bench", "0" * 64, seeds, [])
@@ -104,6 +119,8 @@ async def child_run(items: list[Any], db: Path, concurrency: int) -> dict[str, A
                 hits += sum(1 for o in outcomes if o.new_hit)
             cpu, wall = time.process_time() - c0, time.perf_counter() - t0
             counts = await store.counts()
+        if db_url:
+            await _pg_schema(db_url, schema, drop=True)
         out[mode] = {"pages": n, "new_hits": hits, "cpu_ms_per_page": 1000 * cpu / n,
                      "wall_ms_per_page": 1000 * wall / n, "done": counts["done"]}
     return out
@@ -124,9 +141,13 @@ def export_base(rev: str, dest: Path) -> Path:
     return dest
 
 
-def run_child(storage_root: Path | None, data: Path, db: Path, concurrency: int) -> dict[str, Any]:
+def run_child(
+    storage_root: Path | None, data: Path, db: Path, concurrency: int, db_url: str | None
+) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--data", str(data),
            "--db", str(db), "--concurrency", str(concurrency)]
+    if db_url:
+        cmd += ["--db-url", db_url]
     if storage_root is not None:
         cmd += ["--storage-root", str(storage_root)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
@@ -142,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--base", default=BASE_REV, help="git revision of the baseline storage/")
+    parser.add_argument("--db-url", help="PostgreSQL URL (default: SQLite files)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
@@ -151,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.storage_root is not None:
             sys.path.insert(0, str(args.storage_root))
         items = pickle.loads(args.data.read_bytes())
-        print(json.dumps(asyncio.run(child_run(items, args.db, args.concurrency))))
+        print(json.dumps(asyncio.run(child_run(items, args.db, args.concurrency,
+                                                args.db_url))))
         return 0
     with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp_s:
         tmp = Path(tmp_s)
@@ -161,9 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, list[dict[str, Any]]] = {"base": [], "this": []}
         for r in range(args.rounds):
             for name, root in (("base", base_root), ("this", None)):
-                runs[name].append(run_child(root, data, tmp / f"{name}{r}", args.concurrency))
+                runs[name].append(run_child(root, data, tmp / f"{name}{r}", args.concurrency,
+                                            args.db_url))
     print(f"store_bench: {info['pages']} pages ({info['flagged']} flagged, "
-          f"{info['entities']} entities), {args.rounds} rounds, SQLite, baseline storage/ at "
+          f"{info['entities']} entities), {args.rounds} rounds, "
+          f"{'PostgreSQL' if args.db_url else 'SQLite'}, baseline storage/ at "
           f"{args.base} ({runs['base'][0]['storage']}) vs {runs['this'][0]['storage']}")
     for mode in ("concurrent", "sequential"):
         label = f"{args.concurrency} at a time" if mode == "concurrent" else "one at a time"

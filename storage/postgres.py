@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,14 +18,36 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from crawler.errors import StoreError
-from crawler.models import Seed, SeedReject
-from storage.base import BatchReceipt
+from crawler.models import Document, Entity, Evaluation, FetchResult, Outcome, Seed, SeedReject
+from storage.base import BatchReceipt, Claim, RecordOutcome
 from storage.frontier import FrontierMixin
 from storage.migrate import apply_migrations
+from storage.results import _NOTHING, _STATE, RecordItem, page_row
 from storage.review import ReviewMixin
-from storage.sqlbase import Row, Tx, host_of
+from storage.sqlbase import Row, Tx, dumps, host_of
 
 ANALYZE_AFTER = 50_000  # new URLs in one batch
+
+# record_result's url state, page and entities in ONE statement (one round trip; atomic on its
+# own, so a page that raises no hit needs no BEGIN/COMMIT). The max(id) subquery sees the
+# snapshot before the statement, as the separate SELECT did.
+RECORD_SQL = (
+    "WITH held AS (UPDATE urls SET state = ?, reason = ?, detail = ?, lease_owner = NULL, "
+    "lease_until = NULL, not_before = ?::double precision, updated_at = ? "
+    "WHERE id = ? AND lease_owner = ? AND state = 'fetching' RETURNING id), "
+    "page AS (INSERT INTO pages (url_id, final_url, status, headers, content_type, bytes, "
+    "sha256, fetched_at, title, body, contact, meta, language, legal_basis, previous_page_id, "
+    "warc_file, warc_offset, warc_length, warc_sha256) "
+    "SELECT held.id, ?::text, ?::integer, ?::text, ?::text, ?::integer, ?::text, "
+    "?::double precision, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, "
+    "(SELECT max(p.id) FROM pages p WHERE p.url_id = held.id), ?::text, ?::integer, "
+    "?::integer, ?::text FROM held WHERE ?::boolean RETURNING id), "
+    "ents AS (INSERT INTO entities (page_id, kind, subtype, value, span) "
+    "SELECT page.id, e.kind, e.subtype, e.value, e.span FROM page, "
+    "unnest(?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY "
+    "AS e(kind, subtype, value, span, n) ORDER BY e.n) "
+    "SELECT (SELECT count(*) FROM held) AS held, (SELECT id FROM page) AS page_id"
+)
 
 
 @functools.lru_cache(maxsize=512)
@@ -127,6 +149,66 @@ class PostgresStore(ReviewMixin, FrontierMixin):
                 yield _PgTx(conn)
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL: {exc}") from exc
+
+    async def record_result(
+        self,
+        claim: Claim,
+        worker: str,
+        result: FetchResult,
+        document: Document | None,
+        evaluation: Evaluation | None,
+        entities: Sequence[Entity],
+        *,
+        retry_after: float | None = None,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> RecordOutcome:
+        """One statement (one round trip) for a page without a hit; a transaction otherwise."""
+        self._check_open()
+        item = RecordItem(claim, worker, result, document, evaluation, entities, retry_after,
+                          evidence)
+        hit = (evaluation is not None and evaluation.flagged and bool(result.sha256)
+               and result.outcome is Outcome.FETCHED)
+        if hit:
+            return await self._run(lambda tx: self._record_in_tx(tx, item, self._now()))
+        pool = self._pool
+        if pool is None:
+            raise StoreError("the store is not open (use `async with open_store(...)`)")
+        try:
+            async with pool.connection() as conn:  # autocommit: the one statement is atomic
+                return await self._record_in_tx(_PgTx(conn), item, self._now())
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL: {exc}") from exc
+
+    async def _record_in_tx(self, tx: Tx, item: RecordItem, now: float) -> RecordOutcome:
+        claim, result = item.claim, item.result
+        state = _STATE[result.outcome]
+        not_before = None
+        if item.retry_after is not None and result.outcome is Outcome.FAILED:
+            state, not_before = "queued", now + max(0.0, item.retry_after)
+        fetched = result.outcome is Outcome.FETCHED
+        ents = item.entities if fetched else ()
+        row = await tx.fetchone(
+            RECORD_SQL,
+            (
+                state, result.reason.value, result.detail, not_before, now, claim.url_id,
+                item.worker,
+                *page_row(result, item.document, item.evidence),
+                fetched,
+                [e.kind for e in ents], [e.subtype for e in ents], [e.value for e in ents],
+                [dumps(e.span.to_json()) for e in ents],
+            ),
+        )
+        if row is None or not row["held"]:  # the lease expired: someone else has the URL
+            return _NOTHING
+        if row["page_id"] is None:
+            return _NOTHING
+        page_id = int(row["page_id"])
+        evaluation = item.evaluation
+        if evaluation is None or not evaluation.flagged or not result.sha256:
+            return RecordOutcome(page_id=page_id, hit_id=None, new_hit=False)
+        hit_id, new = await self._insert_hit(tx, claim, item.worker, result, evaluation,
+                                             page_id, now)
+        return RecordOutcome(page_id=page_id, hit_id=hit_id, new_hit=new)
 
     async def add_batch(
         self,

@@ -123,41 +123,13 @@ class ResultsMixin(SqlBase):
         self, tx: Tx, claim: Claim, result: FetchResult, doc: Document | None, now: float,
         evidence: Mapping[str, Any] | None = None,
     ) -> int:
-        headers: Mapping[str, str] = result.headers
-        ev: dict[str, Any] = {}
-        if any(k.startswith(EVIDENCE_PREFIX) for k in headers):  # the older way to pass it
-            ev = {k[len(EVIDENCE_PREFIX):]: v for k, v in headers.items()
-                  if k.startswith(EVIDENCE_PREFIX)}
-            headers = {k: v for k, v in headers.items() if not k.startswith(EVIDENCE_PREFIX)}
-        if evidence:
-            ev.update(evidence)
         row = await tx.fetchone(
             "INSERT INTO pages (url_id, final_url, status, headers, content_type, bytes, sha256, "
             "fetched_at, title, body, contact, meta, language, legal_basis, previous_page_id, "
             "warc_file, warc_offset, warc_length, warc_sha256) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
             "(SELECT max(id) FROM pages WHERE url_id = ?), ?, ?, ?, ?) RETURNING id",
-            (
-                claim.url_id,
-                result.final_url,
-                result.status,
-                dumps(headers),
-                result.content_type,
-                len(result.body),
-                result.sha256,
-                result.fetched_at.timestamp(),
-                doc.title if doc else "",
-                doc.body if doc else "",
-                doc.contact if doc else "",
-                doc.meta if doc else "",
-                doc.language if doc else None,
-                result.legal_basis,
-                claim.url_id,
-                _str(ev.get("file")),
-                _int(ev.get("offset")),
-                _int(ev.get("length")),
-                _str(ev.get("record_sha256")),
-            ),
+            (claim.url_id, *page_row(result, doc, evidence, previous_of=claim.url_id)),
         )
         assert row is not None
         return int(row["id"])
@@ -242,6 +214,42 @@ class _Sha:
     """What `_insert_hit` needs of a FetchResult: the body's SHA-256."""
 
     sha256: str
+
+
+def page_row(
+    result: FetchResult, doc: Document | None, evidence: Mapping[str, Any] | None,
+    previous_of: int | None = None,
+) -> tuple[Any, ...]:
+    """The pages columns after url_id (previous_page_id's parameter only with `previous_of`).
+
+    The WARC location comes from `evidence`, or from `x-triage-warc-*` headers (older callers),
+    which are not stored with the other headers."""
+    headers: Mapping[str, str] = result.headers
+    ev: dict[str, Any] = {}
+    if any(k.startswith(EVIDENCE_PREFIX) for k in headers):
+        ev = {k[len(EVIDENCE_PREFIX):]: v for k, v in headers.items()
+              if k.startswith(EVIDENCE_PREFIX)}
+        headers = {k: v for k, v in headers.items() if not k.startswith(EVIDENCE_PREFIX)}
+    if evidence:
+        ev.update(evidence)
+    head = (
+        result.final_url,
+        result.status,
+        dumps(headers),
+        result.content_type,
+        len(result.body),
+        result.sha256,
+        result.fetched_at.timestamp(),
+        doc.title if doc else "",
+        doc.body if doc else "",
+        doc.contact if doc else "",
+        doc.meta if doc else "",
+        doc.language if doc else None,
+        result.legal_basis,
+    )
+    tail = (_str(ev.get("file")), _int(ev.get("offset")), _int(ev.get("length")),
+            _str(ev.get("record_sha256")))
+    return (*head, previous_of, *tail) if previous_of is not None else (*head, *tail)
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,3 +134,27 @@ async def test_concurrent_records_each_get_their_own_outcome(db_url: str) -> Non
         assert (out.hit_id is not None) == (c.url_id % 3 == 0) == out.new_hit
         if out.hit_id is not None:
             assert hits[out.page_id].hit_id == out.hit_id and hits[out.page_id].url == c.url
+
+
+async def test_entities_keep_their_order_and_a_lost_lease_writes_nothing(
+    db_url: str,  # noqa: F811
+) -> None:
+    from crawler.models import Entity, Span
+    from tests.test_store import fetched
+
+    ents = tuple(
+        Entity("phone", f"+49151000000{i:02d}", Span("contact", i, i + 3, "abc", "x abc y"))
+        for i in (5, 1, 9, 3)
+    )
+    async with open_store(db_url) as store:
+        await store.add_batch("a", "x", seeds(["https://a.example/1", "https://a.example/2"]), [])
+        first, second = await store.claim("w1", 2, 60)
+        out = await store.record_result(first, "w1", fetched(first, b"one"), None, None, ents)
+        lost = await store.record_result(second, "w2", fetched(second, b"two"), None,
+                                         evaluation(), ents)
+        [page] = await store.iter_page_features()
+        states = {u.url: u.state for u in await store.list_urls()}
+    assert out.page_id == page.page_id and lost.page_id is None and lost.hit_id is None
+    assert [e["value"] for e in page.entities] == [e.value for e in ents]
+    assert [e["evidence"]["start"] for e in page.entities] == [5, 1, 9, 3]
+    assert states == {"https://a.example/1": "done", "https://a.example/2": "fetching"}
