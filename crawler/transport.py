@@ -270,7 +270,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         version = response.version
         return httpx.Response(
             status_code=response.status,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
+            headers=response.raw_headers,  # bytes as received (httpx would ascii-encode str)
             stream=_AiohttpStream(response, request),
             extensions={
                 "http_version": f"HTTP/{version.major}.{version.minor}".encode()

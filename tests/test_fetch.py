@@ -436,3 +436,12 @@ async def test_pooled_connection_is_not_reused_once_the_name_moves(site: Loopbac
     assert second.headers.get("x-triage-address") in (None, "127.0.0.2")
     assert site.paths() == ["/robots.txt", "/a"]
     assert connects == [("127.0.0.1", site.port), ("127.0.0.2", site.port)]
+
+
+async def test_non_ascii_header_bytes_are_kept_as_latin_1(site: LoopbackSite) -> None:
+    site.route("/a", "<p>a</p>", headers={"X-Name": "café", "Server": "srv é"})
+    async with Fetcher(settings()) as f:
+        r = await f.fetch(site.url("/a"))
+    assert r.outcome is Outcome.FETCHED, r.detail
+    assert ("x-name", "café") in [(k.lower(), v) for k, v in r.raw_headers]
+    assert r.headers["server"] == "srv é"

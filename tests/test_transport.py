@@ -199,3 +199,13 @@ async def test_closed_transport_refuses_reuse(site: LoopbackSite) -> None:
         await client.get(site.url("/a"))
     with pytest.raises(RuntimeError, match="closed"):
         await transport.handle_async_request(httpx.Request("GET", site.url("/a")))
+
+
+async def test_non_ascii_response_header_bytes_are_passed_through(site: LoopbackSite) -> None:
+    site.route("/a", PAGE, headers={"X-Name": "café"})  # sent as latin-1 by http.server
+    async with _client() as client:
+        response = await client.get(site.url("/a"))
+    assert response.headers["x-name"] == "café"
+    raw = [(k.lower(), v) for k, v in response.headers.raw]
+    assert (b"x-name", "café".encode("latin-1")) in raw
+    assert response.text == PAGE
