@@ -133,6 +133,37 @@ async def _sqlite_one_hop(store: Any, body: Callable[[Tx], Coroutine[Any, Any, A
             raise StoreError(f"SQLite: {exc}") from exc
 
 
+class _Keys:
+    """Provisional page keys, read once and written back once per transaction."""
+
+    def __init__(self) -> None:
+        self.value: int | None = None
+        self.start: int | None = None
+
+    async def next(self, tx: Tx) -> int:
+        if self.value is None:
+            row = await tx.fetchone("SELECT value FROM net_meta WHERE key = 'next_key'")
+            self.value = self.start = int(row["value"]) if row else PROVISIONAL_KEYS
+        self.value += 1
+        return self.value - 1
+
+    async def save(self, tx: Tx) -> None:
+        if self.value is not None and self.value != self.start:
+            await tx.execute("UPDATE net_meta SET value = ? WHERE key = 'next_key'", (self.value,))
+
+
+async def _insert_new(tx: Tx, table: str, column: str, value: str, keys: Sequence[str]
+                      ) -> set[str]:
+    """Insert (ekey, value) rows that are not there yet; returns the keys that were new."""
+    rows = await tx.fetchall(
+        f"INSERT INTO {table} (ekey, {column}) VALUES "
+        + ",".join("(?, ?)" for _ in keys)
+        + f" ON CONFLICT (ekey, {column}) DO NOTHING RETURNING ekey",
+        [v for k in keys for v in (k, value)],
+    )
+    return {r["ekey"] for r in rows}
+
+
 class NetState:
     """Network state of one store. Cheap to create; holds no per-page data."""
 
@@ -198,7 +229,10 @@ class NetState:
                     await tx.fetchone("SELECT pg_advisory_xact_lock(?) AS locked", (NET_LOCK,))
                 if sync:
                     await self._sync_reviews(tx)
-                return [await self._add(tx, page) for page, _ in group]
+                keys = _Keys()
+                states = [await self._add(tx, page, keys) for page, _ in group]
+                await keys.save(tx)
+                return states
 
             try:
                 states: list[PageState] = await self._in_tx(body)
@@ -217,8 +251,10 @@ class NetState:
         async def body(tx: Tx) -> None:
             if self._postgres:
                 await tx.fetchone("SELECT pg_advisory_xact_lock(?) AS locked", (NET_LOCK,))
+            keys = _Keys()
             for page in pages:
-                await self._add(tx, page)
+                await self._add(tx, page, keys)
+            await keys.save(tx)
 
         await self._in_tx(body)
 
@@ -247,24 +283,18 @@ class NetState:
 
     # ------------------------------------------------------------------ one page
 
-    async def _add(self, tx: Tx, page: PageInput) -> PageState:
+    async def _add(self, tx: Tx, page: PageInput, keys: _Keys) -> PageState:
         url = page.url
         row = await tx.fetchone(
-            "SELECT pkey, name, country, confirmed FROM net_pages WHERE url = ?", (url,)
+            "SELECT p.pkey, p.name, p.country, p.confirmed, "
+            "(SELECT count(*) FROM net_confirmed c WHERE c.url = ?) AS listed "
+            "FROM (SELECT 1 AS one) o LEFT JOIN net_pages p ON p.url = ?", (url, url),
         )
-        new_page = row is None
-        if row is None:
-            if page.page_key is not None:
-                pkey = page.page_key
-            else:
-                k = await tx.fetchone("SELECT value FROM net_meta WHERE key = 'next_key'")
-                pkey = int(k["value"]) if k else PROVISIONAL_KEYS
-                await tx.execute(
-                    "UPDATE net_meta SET value = ? WHERE key = 'next_key'", (pkey + 1,)
-                )
-            confirmed = page.confirmed or await tx.fetchone(
-                "SELECT url FROM net_confirmed WHERE url = ?", (url,)
-            ) is not None
+        assert row is not None
+        new_page = row["pkey"] is None
+        if new_page:
+            pkey = page.page_key if page.page_key is not None else await keys.next(tx)
+            confirmed = page.confirmed or bool(row["listed"])
             name, country = page.name, page.country
             await tx.execute(
                 "INSERT INTO net_pages (url, pkey, name, country, confirmed) "
@@ -302,15 +332,19 @@ class NetState:
         roots: set[int] = set()
         if bands:
             cands = await tx.fetchall(
-                "SELECT DISTINCT r.pkey, r.cluster, r.sig FROM net_tmpl_bands b "
-                "JOIN net_tmpl_reps r ON r.pkey = b.pkey WHERE b.bhash IN "
-                f"({','.join('?' * len(bands))})", list(bands),
+                "SELECT pkey, cluster, sig FROM net_tmpl_reps WHERE pkey IN "
+                "(SELECT pkey FROM net_tmpl_bands WHERE bhash IN "
+                f"({','.join('?' * len(bands))}))", list(bands),
             )
-            need = self.threshold * len(sig)
-            for c in cands:
-                other = np.frombuffer(bytes(c["sig"]), dtype=np.uint32)
-                if other.shape == sig.shape and np.count_nonzero(other == sig) >= need:
-                    roots.add(int(c["cluster"]))
+            width = len(sig) * 4
+            cands = [c for c in cands if len(c["sig"]) == width]
+            if cands:  # every candidate's signature against this one, in one numpy pass
+                others = np.frombuffer(b"".join(bytes(c["sig"]) for c in cands),
+                                       dtype=np.uint32).reshape(len(cands), len(sig))
+                same = np.count_nonzero(others == sig.astype(np.uint32), axis=1)
+                need = self.threshold * len(sig)
+                roots.update(int(c["cluster"]) for c, n in zip(cands, same, strict=True)
+                             if n >= need)
         root = min(roots | {pkey})
         merged = sorted(r for r in roots if r != root)
         if merged:
@@ -341,54 +375,23 @@ class NetState:
                         country: str | None) -> dict[str, EntityStats]:
         if not keys:
             return {}
-        marks = ",".join("?" * len(keys))
-        have = {r["ekey"] for r in await tx.fetchall(
-            f"SELECT ekey FROM net_entity_pages WHERE url = ? AND ekey IN ({marks})",
-            [url, *keys])}
-        new_pages = [k for k in keys if k not in have]
-        new_names: list[str] = []
-        new_countries: list[str] = []
-        low = name.lower() if name else None
-        if new_pages:
-            await tx.executemany(
-                "INSERT INTO net_entity_pages (url, ekey) VALUES (?, ?) "
-                "ON CONFLICT (url, ekey) DO NOTHING", [(url, k) for k in new_pages],
-            )
-        if low:
-            have = {r["ekey"] for r in await tx.fetchall(
-                f"SELECT ekey FROM net_entity_names WHERE name = ? AND ekey IN ({marks})",
-                [low, *keys])}
-            new_names = [k for k in keys if k not in have]
-            if new_names:
-                await tx.executemany(
-                    "INSERT INTO net_entity_names (ekey, name) VALUES (?, ?) "
-                    "ON CONFLICT (ekey, name) DO NOTHING", [(k, low) for k in new_names],
-                )
-        if country:
-            have = {r["ekey"] for r in await tx.fetchall(
-                f"SELECT ekey FROM net_entity_countries WHERE country = ? AND ekey IN ({marks})",
-                [country, *keys])}
-            new_countries = [k for k in keys if k not in have]
-            if new_countries:
-                await tx.executemany(
-                    "INSERT INTO net_entity_countries (ekey, country) VALUES (?, ?) "
-                    "ON CONFLICT (ekey, country) DO NOTHING", [(k, country) for k in new_countries],
-                )
-        np_, nn, nc = set(new_pages), set(new_names), set(new_countries)
-        delta = [(k, int(k in np_), int(k in nn), int(k in nc)) for k in keys
-                 if k in np_ or k in nn or k in nc]
-        if delta:
-            await tx.executemany(
-                "INSERT INTO net_entities (ekey, pages, names, countries) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (ekey) DO UPDATE SET pages = net_entities.pages + excluded.pages, "
-                "names = net_entities.names + excluded.names, "
-                "countries = net_entities.countries + excluded.countries", delta,
-            )
+        new_pages = await _insert_new(tx, "net_entity_pages", "url", url, keys)
+        new_names = await _insert_new(tx, "net_entity_names", "name", name.lower(), keys
+                                      ) if name else set()
+        new_countries = await _insert_new(tx, "net_entity_countries", "country", country, keys
+                                          ) if country else set()
+        rows = await tx.fetchall(
+            "INSERT INTO net_entities (ekey, pages, names, countries) VALUES "
+            + ",".join("(?, ?, ?, ?)" for _ in keys)
+            + " ON CONFLICT (ekey) DO UPDATE SET pages = net_entities.pages + excluded.pages, "
+            "names = net_entities.names + excluded.names, "
+            "countries = net_entities.countries + excluded.countries "
+            "RETURNING ekey, pages, names, countries",
+            [v for k in keys for v in (k, int(k in new_pages), int(k in new_names),
+                                       int(k in new_countries))],
+        )
         out: dict[str, EntityStats] = {}
-        for r in await tx.fetchall(
-            f"SELECT ekey, pages, names, countries FROM net_entities WHERE ekey IN ({marks})",
-            list(keys),
-        ):
+        for r in rows:
             key, n_names, n_countries = r["ekey"], int(r["names"]), int(r["countries"])
             names: tuple[str, ...] = ()
             countries: tuple[str, ...] = ()
@@ -407,13 +410,15 @@ class NetState:
         """Union the page's nodes; returns its component's (network id, pages, confirmed)."""
         nodes = list(dict.fromkeys(nodes))
         marks = ",".join("?" * len(nodes))
-        found = {r["node"]: int(r["comp"]) for r in await tx.fetchall(
-            f"SELECT node, comp FROM net_nodes WHERE node IN ({marks})", nodes)}
-        comps = sorted(set(found.values()))
-        rows = await tx.fetchall(
-            "SELECT comp, size, pages, confirmed, net_id FROM net_comps WHERE comp IN "
-            f"({','.join('?' * len(comps))})", comps,
-        ) if comps else []
+        found: set[str] = set()
+        by_comp: dict[int, Row] = {}
+        for r in await tx.fetchall(
+            "SELECT n.node, c.comp, c.size, c.pages, c.confirmed, c.net_id FROM net_nodes n "
+            f"JOIN net_comps c ON c.comp = n.comp WHERE n.node IN ({marks})", nodes,
+        ):
+            found.add(r["node"])
+            by_comp[int(r["comp"])] = r
+        rows = list(by_comp.values())
         if rows:
             target = max(rows, key=lambda r: (int(r["size"]), -int(r["comp"])))
             comp = int(target["comp"])

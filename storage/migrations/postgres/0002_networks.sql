@@ -43,9 +43,9 @@ CREATE TABLE net_entities (
     countries INTEGER NOT NULL
 );
 CREATE TABLE net_entity_pages (
-    url TEXT NOT NULL,
     ekey TEXT NOT NULL,
-    PRIMARY KEY (url, ekey)
+    url TEXT NOT NULL,
+    PRIMARY KEY (ekey, url)
 );
 CREATE TABLE net_entity_names (
     ekey TEXT NOT NULL,
