@@ -392,7 +392,19 @@ _NOT_TLD = {"png", "jpg", "jpeg", "gif", "webp", "svg", "js", "css"}
 
 
 # the local part of an email, ending at a mark
-_LOCAL_TAIL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}$")
+_LOCAL_TAIL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}$")  # what _local_start computes
+_LOCAL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-"
+
+
+def _local_start(text: str, lo: int, mark: int) -> int | None:
+    """Start of the local part of an email ending at `mark` (None: none), looked at in
+    text[lo:mark] (lo >= mark - 64): the first ASCII letter or digit of the run of local-part
+    characters that ends at `mark`. That is _LOCAL_TAIL.search(text, lo, mark).start() whenever
+    the match can start an email (its other matches, ending before a newline at mark - 1, never
+    do), with str.rstrip/lstrip in C instead of a regex retried at every start."""
+    window = text[lo:mark]
+    local = window[len(window.rstrip(_LOCAL_CHARS)) :].lstrip("._%+-")
+    return mark - len(local) if local else None
 _OBFUSCATED_DOT = re.compile(r"\s?[\[(]\s?dot\s?[\])]\s?", re.IGNORECASE)
 _OBFUSCATED_AT = _re2b(r"(?i)[\[(]\s?(?:at|@)\s?[\])]")
 
@@ -417,10 +429,10 @@ def _emails(scan: _Scan) -> Iterator[tuple[int, int, str]]:
     for mark in _email_marks(scan):
         if mark < last_end:
             continue
-        local = _LOCAL_TAIL.search(text, max(last_end, mark - 64), mark)
+        local = _local_start(text, max(last_end, mark - 64), mark)
         if local is None:
             continue
-        m = EMAIL_RE.match(text, local.start(), min(len(text), mark + 280))
+        m = EMAIL_RE.match(text, local, min(len(text), mark + 280))
         if m is None:
             continue
         last_end = m.end()

@@ -71,3 +71,26 @@ def test_entities_do_not_depend_on_the_parse_cache(text: str, scope: str,
     assert cold == warm
     for entity in cold:
         assert text[entity.span.start : entity.span.end] == entity.span.text
+
+
+_EMAIL_PIECES = st.sampled_from([
+    "a", "Z", "0", ".", "_", "%", "+", "-", " ", "\n", "@", "(at)", " [at] ", "é", "x.y",
+    "mail", "ad0", "ex.com", ":", "\n\n", "(dot)", "😀",
+])  # fmt: skip
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_EMAIL_PIECES, max_size=30).map("".join), st.integers(0, 200))
+def test_local_part_start_agrees_with_the_regex_where_an_email_can_start(text: str,
+                                                                         at: int) -> None:
+    mark = min(at, len(text))
+    lo = max(0, mark - 64)
+    m = entities._LOCAL_TAIL.search(text, lo, mark)
+    got = entities._local_start(text, lo, mark)
+    if m is not None and m.end() == mark:
+        assert got == m.start()
+    else:
+        assert got is None
+        if m is not None:  # it ends before a newline at mark - 1: it never starts an email
+            assert text[m.end()] == "\n"
+            assert entities.EMAIL_RE.match(text, m.start(), min(len(text), mark + 280)) is None
