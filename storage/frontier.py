@@ -182,13 +182,16 @@ class FrontierMixin(SqlBase):
         if not url_ids:
             return
         now = self._now()
-        async with self._tx() as tx:
+
+        async def body(tx: Tx) -> None:
             for part in chunks(list(url_ids)):
                 await tx.execute(
                     f"UPDATE urls SET lease_until = ? WHERE id IN {in_list(part)} "
                     "AND lease_owner = ? AND state = 'fetching'",
                     (now + lease_seconds, *part, worker),
                 )
+
+        await self._run(body)
 
     async def release(self, worker: str, url_ids: Sequence[int]) -> None:
         self._check_open()
@@ -209,13 +212,14 @@ class FrontierMixin(SqlBase):
         self._check_open()
         now = self._now()
         interval = max(0.0, float(interval_s))
-        async with self._tx() as tx:
-            row = await tx.fetchone(
+        row = await self._run(
+            lambda tx: tx.fetchone(
                 "INSERT INTO hosts (host, next_allowed_at) VALUES (?, ?) "
                 "ON CONFLICT (host) DO UPDATE SET next_allowed_at = "
                 f"{self.GREATEST}(hosts.next_allowed_at, ?) + ? RETURNING next_allowed_at",
                 (host, now + interval, now, interval),
             )
+        )
         assert row is not None
         slot = float(row["next_allowed_at"]) - interval
         return max(0.0, slot - now)
