@@ -505,12 +505,18 @@ class StoreNetwork:
         ]
         return PageLink(state.network_id, _indicators(state.network_id, found), state.linked)
 
-    def hook(self) -> NetworkHook:
-        """The pipeline's NetworkHook (same contract as `NetworkIndex.hook`)."""
+    def hook(self, feed: NetworkIndex | None = None) -> NetworkHook:
+        """The pipeline's NetworkHook (same contract as `NetworkIndex.hook`).
+
+        `feed`: an in-memory index (the service's API view) that is also given every page, so
+        it stays current without a rebuild; the signals come from the store either way.
+        """
 
         async def network(doc: Document, entities: Sequence[Entity]) -> tuple[
                 Sequence[Indicator], bool]:
             link = await self.add_document(doc.url, doc.title, doc.body, entities)
+            if feed is not None:
+                feed.add_document(None, doc.url, utcnow(), doc.title, doc.body, entities)
             return link.indicators, link.linked_to_flagged_network
 
         return network

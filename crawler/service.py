@@ -381,6 +381,7 @@ class Service:
 
     async def _worker(self, store: Any, rules: Any, n: int, view: Any) -> None:
         from crawler.api import metrics
+        from crawler.networks import StoreNetwork
         from crawler.pipeline import new_worker_id, run_worker
 
         fetch = self.fetch
@@ -391,7 +392,7 @@ class Service:
         stats = await run_worker(
             store, fetch, rules, worker_id=new_worker_id(n), stop=self.stop,
             observers=[metrics.observe_processed], evidence=evidence_sink(self.settings),
-            network=view.index.hook() if view.index is not None else None,
+            network=(await StoreNetwork.open(store)).hook(feed=view.index),
             shared_politeness=True, drain_seconds=self.settings.drain_seconds,
         )
         self.stats.append(stats)
