@@ -242,6 +242,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         import aiohttp
+        import yarl
 
         session = self._open()
         pin = await self._pin_for(request)
@@ -257,10 +258,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         body = await request.aread() if request.method not in ("GET", "HEAD") else None
+        # encoded=True: send httpx's request target byte for byte (yarl would re-quote it,
+        # e.g. %2F -> / and %41 -> A in the query: another URL than the one vetted and recorded)
+        url = yarl.URL(str(request.url), encoded=True)
         token = _PIN.set(pin)
         try:
             response = await session.request(
-                request.method, str(request.url), headers=headers, data=body or None,
+                request.method, url, headers=headers, data=body or None,
                 allow_redirects=False, timeout=timeout,
             )
         except (aiohttp.ClientError, OSError) as exc:

@@ -445,3 +445,12 @@ async def test_non_ascii_header_bytes_are_kept_as_latin_1(site: LoopbackSite) ->
     assert r.outcome is Outcome.FETCHED, r.detail
     assert ("x-name", "café") in [(k.lower(), v) for k, v in r.raw_headers]
     assert r.headers["server"] == "srv é"
+
+
+async def test_the_request_target_is_sent_as_httpx_encodes_it(site: LoopbackSite) -> None:
+    path = "/q/%7e/a%2fb?f=%2F+g&x=%41&s=a%20b"
+    site.route("/q/%7e/a%2fb", "<p>q</p>")
+    async with Fetcher(settings()) as f:
+        r = await f.fetch(site.url(path))
+    assert r.outcome is Outcome.FETCHED, r.detail
+    assert site.requests[-1].path == path  # not re-quoted (%2F -> /, %41 -> A) by the transport
