@@ -15,12 +15,13 @@ from hypothesis import strategies as st
 
 from crawler.rules import RuleSet, load_ruleset
 from crawler.rules.normalize import (
+    View,
     Views,
     _fold,
     _fold_by_replace,
     _fold_by_table,
     _fold_char,
-    leet,
+    _leet_view,
     leet_reference,
 )
 from crawler.rules.prefilter import LiteralEntry, scan_literals, scan_literals_reference
@@ -61,14 +62,15 @@ def _check_scan(rs: RuleSet, text: str, lang: str | None) -> None:
             continue
         view = views.get(key)
         for scope in sorted(plan.scopes):
-            found: list[LiteralEntry] = []
-            candidates = scan_literals(plan, view, rs._need, scope, lang, found)
             want_found, want_candidates = scan_literals_reference(
                 plan, view.text, rs._need, scope, lang
             )
-            assert set(found) == want_found, (key, scope)
-            assert len(found) == len(set(found))
-            assert candidates == want_candidates, (key, scope)
+            for dense in (10**9, 0):  # RE2 set + find, and the automaton path for dense text
+                found: list[LiteralEntry] = []
+                candidates = scan_literals(plan, view, rs._need, scope, lang, found, dense)
+                assert set(found) == want_found, (key, scope, dense)
+                assert len(found) == len(set(found))
+                assert candidates == want_candidates, (key, scope, dense)
 
 
 @settings(max_examples=150, deadline=None)
@@ -159,13 +161,19 @@ def test_fold_fast_path_is_taken_and_declines_correctly() -> None:
     text = "Call NOW  for 100 € —\tfriendly " * 20
     assert _fold_by_replace(text, True) is not None
     assert _fold_by_replace("x" * 50 + "ß", True) is None  # folds to two characters
-    assert _fold_by_replace("x" * 50 + "ΑΣ Σ", True) is None  # lower case depends on context
+    sigma = _fold_by_replace("x" * 50 + "ΑΣ Σ", True)  # str.lower() would depend on context
+    assert sigma is not None
+    assert sigma.text == "x" * 50 + "ασ σ"
     assert _fold_by_replace("x" * 50 + "e\u0301", True) is None  # combining mark is deleted
 
 
 @settings(max_examples=400, deadline=None)
 @given(text=st.one_of(_MIXED, st.text(_ANY, max_size=60)))
 def test_leet_equals_the_translation_table(text: str) -> None:
-    assert leet(text) == leet_reference(text)
-    folded = _fold(text, True).text
-    assert leet(folded) == leet_reference(folded)
+    for casefold in (True, False):
+        base = _fold(text, casefold)
+        want = leet_reference(base.text)
+        assert _leet_view(base).text == want
+        assert _leet_view(base).utf8().data == want.encode()
+        unknown = View(base.text, base.maps)  # non-ASCII characters not known: found by a scan
+        assert _leet_view(unknown).text == want

@@ -90,6 +90,8 @@ class View:
     text: str
     maps: tuple[OffsetMap, ...]  # innermost (closest to the original) first
     _utf8: list[Utf8] = field(default_factory=list, compare=False, repr=False)
+    # a superset of the non-ASCII characters in text, when known (saves a scan for leet)
+    nonascii: frozenset[str] | None = field(default=None, compare=False, repr=False)
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         s, e = start, end
@@ -109,8 +111,8 @@ class Utf8:
 
     __slots__ = ("data",)
 
-    def __init__(self, text: str) -> None:
-        self.data = text.encode("utf-8")
+    def __init__(self, text: str, data: bytes | None = None) -> None:
+        self.data = text.encode("utf-8") if data is None else data  # data: text's UTF-8, if known
 
     def chars(self, byte_offsets: list[int]) -> list[int]:
         """Character offsets of byte offsets (on character boundaries), in one pass over the
@@ -187,6 +189,7 @@ class _CharFold:
 
 _FOLDS: dict[bool, _CharFold] = {}
 _SPACE_RUN = re.compile(r" {2,}")
+_SPACE_RUN_BYTES = re.compile(rb" {2,}")
 
 
 def _folder(casefold: bool) -> _CharFold:
@@ -207,34 +210,52 @@ def _fold(text: str, casefold: bool) -> View:
     return _fold_by_table(text, casefold)
 
 
-_ASCII_WS = re.compile("[\t\n\r\x0b\x0c\x1c-\x1f]")
+def _ascii_fold_bytes(casefold: bool) -> bytes:
+    """bytes.translate table: the fold of each ASCII character; other bytes unchanged."""
+    table = bytearray(range(256))
+    for i in range(128):
+        f = _fold_char(chr(i), casefold)
+        if len(f) == 1 and f.isascii():
+            table[i] = ord(f)
+    return bytes(table)
+
+
+_ASCII_FOLD_BYTES = {True: _ascii_fold_bytes(True), False: _ascii_fold_bytes(False)}
+_NON_ASCII_BYTES = re.compile(rb"[\x80-\xff]+")
 
 
 def _fold_by_replace(text: str, casefold: bool) -> View | None:
     """_fold for text whose distinct non-ASCII characters all fold to one character (most
-    pages: `€`, accented letters, emoji): `str.lower()` and one `str.replace` per distinct
-    character whose fold differs from its lower case, all at C speed, no offset map needed.
+    pages: `€`, accented letters, emoji), worked on the UTF-8 bytes at C speed: ASCII by one
+    `bytes.translate`, then one `bytes.replace` per distinct non-ASCII character whose fold
+    differs. Lengths in characters are unchanged, so no offset map is needed, and the folded
+    text's UTF-8 (what RE2 reads) comes for free.
 
-    None when that does not give exactly the per-character fold: a character folds to
-    zero or several characters (ß, combining marks), lowers to several (İ) or by context
-    (Σ), or two characters would need conflicting or chained replacements.
+    None when a character folds to zero or several characters (ß, combining marks), or when
+    one character's fold is another one to replace (the replacements would chain).
     """
+    data = text.encode("utf-8")
     folder = _folder(casefold)
-    replace: dict[str, str] = {}
-    for c in set("".join(_NON_ASCII_RUN.findall(text))):
+    pairs: list[tuple[str, str]] = []
+    folded: set[str] = set()
+    for c in set(b"".join(_NON_ASCII_BYTES.findall(data)).decode("utf-8")):
         f = folder.fold(c)
-        low = c.lower() if casefold else c
-        if len(f) != 1 or len(low) != 1 or (casefold and c == "\u03a3"):
+        if len(f) != 1:
             return None
-        if f != low:
-            if low.isascii() or replace.setdefault(low, f) != f:
-                return None
-    if not replace.keys().isdisjoint(replace.values()):
+        if f != c:
+            pairs.append((c, f))
+        if not f.isascii():
+            folded.add(f)
+    if {c for c, _ in pairs} & {f for _, f in pairs}:
         return None
-    out = text.lower() if casefold else text
-    for low, f in replace.items():
-        out = out.replace(low, f)
-    return _collapse(_ASCII_WS.sub(" ", out), ())
+    out = data.translate(_ASCII_FOLD_BYTES[casefold])
+    for c, f in pairs:
+        out = out.replace(c.encode("utf-8"), f.encode("utf-8"))
+    chars = frozenset(folded)
+    if b"  " not in out:
+        return View(out.decode("utf-8"), (), [Utf8("", out)], chars)
+    collapsed = _SPACE_RUN_BYTES.sub(b" ", out)
+    return View(collapsed.decode("utf-8"), (_CollapseMap(out),), [Utf8("", collapsed)], chars)
 
 
 def _fold_by_table(text: str, casefold: bool) -> View:
@@ -320,12 +341,14 @@ class _CollapseMap(OffsetMap):
 
     __slots__ = ("_source",)
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str | bytes) -> None:
         super().__init__()
-        self._source: str | None = source  # the text before collapsing (has a run of spaces)
+        # the text before collapsing (has a run of spaces), or its UTF-8
+        self._source: str | bytes | None = source
 
     def _build(self) -> None:
-        text, self._source = self._source, None
+        source, self._source = self._source, None
+        text = source.decode("utf-8") if isinstance(source, bytes) else source
         removed = 0
         for m in _SPACE_RUN.finditer(text or ""):
             s, e = m.span()
@@ -367,22 +390,26 @@ LEET_BYTES = bytes(ord(LEET_TABLE[i]) for i in range(128)) + bytes(range(128, 25
 _LEET_NON_ASCII = re.compile("[" + "".join(k for k in _LEET_PAIRS if not k.isascii()) + "]")
 
 
-def leet(text: str) -> str:
-    """One-to-one look-alike folding (lengths unchanged, so offsets are unchanged).
-
-    The same as `text.translate(LEET_TABLE)`, faster: the ASCII characters are mapped on the
-    UTF-8 bytes (`bytes.translate`, leaving the bytes of other characters alone), then each
-    non-ASCII look-alike present is replaced."""
-    if text.isascii():
-        return text.translate(LEET_TABLE)
-    out = text.encode("utf-8").translate(LEET_BYTES).decode("utf-8")
-    for c in set(_LEET_NON_ASCII.findall(text)):
-        out = out.replace(c, _LEET_PAIRS[c])
-    return out
+def _leet_view(view: View) -> View:
+    """The view with one-to-one look-alike folding applied (lengths unchanged, so offsets are
+    unchanged): the same text as `leet_reference(view.text)`, faster. The ASCII characters are
+    mapped on the UTF-8 bytes (`bytes.translate`, leaving the bytes of other characters
+    alone), then each non-ASCII look-alike present is replaced; the new view keeps the UTF-8."""
+    data = view.utf8().data
+    out = data.translate(LEET_BYTES)
+    if len(data) != len(view.text):
+        chars = view.nonascii
+        if chars is None:
+            chars = frozenset(_LEET_NON_ASCII.findall(view.text))
+        for c in chars:
+            v = _LEET_PAIRS.get(c)
+            if v is not None:
+                out = out.replace(c.encode("utf-8"), v.encode("utf-8"))
+    return View(out.decode("utf-8"), view.maps, [Utf8("", out)])
 
 
 def leet_reference(text: str) -> str:
-    """What leet() must return (the plain definition; for tests)."""
+    """What _leet_view() must give (the plain definition; for tests)."""
     return text.translate(LEET_TABLE)
 
 
@@ -456,9 +483,9 @@ def _derive(base: View, key: ViewKey) -> View:
     if key.digits:
         digits_text, dmap = spelled_digits(view.text)
         if dmap:
-            view = View(digits_text, (*view.maps, dmap))
+            view = View(digits_text, (*view.maps, dmap), nonascii=view.nonascii)
     if key.leet:
-        view = View(leet(view.text), view.maps)
+        view = _leet_view(view)
     return view
 
 

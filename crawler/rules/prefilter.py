@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import ahocorasick
 import re2
 
 from crawler.rules.normalize import View, ViewKey
@@ -75,7 +76,8 @@ def _is_word(c: str) -> bool:
 
 
 # one string of the literal set: (its index in the set, the string, literal entries,
-# (regex gid, atom-set bit) pairs, the entries per scope, whether any entry is limited to languages)
+# (regex gid, atom-set bit) pairs, the entries per scope, whether any entry is limited to languages,
+# the string's UTF-8)
 WordValue = tuple[
     int,
     str,
@@ -83,6 +85,7 @@ WordValue = tuple[
     tuple[tuple[int, int], ...],
     dict[str, tuple[LiteralEntry, ...]],
     bool,
+    bytes,  # the string's UTF-8
 ]
 
 
@@ -92,6 +95,7 @@ class ViewPlan:
     scopes: frozenset[str]
     words: Any  # re2.Set of every literal and atom string of this view (literal mode) | None
     values: tuple[WordValue, ...]  # per index in `words`
+    automaton: Any  # ahocorasick.Automaton of the same strings (values as in `values`) | None
     unfiltered: tuple[int, ...]  # regex gids without atoms
     chunks: tuple[RegexChunk, ...] = ()  # every regex of this view, in re2.Sets
     chunk_of: dict[int, int] = field(default_factory=dict)  # regex gid -> chunk index
@@ -134,12 +138,19 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
                 for sc in {sc for e in entries for sc in e.scopes}
             }
             langs = any(e.langs for e in entries)
-            values.append((vid, word, entries, tuple(regs), by_scope, langs))
+            values.append((vid, word, entries, tuple(regs), by_scope, langs, word.encode()))
+        automaton = None
+        if values:
+            automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+            for value in values:
+                automaton.add_word(value[1], value)
+            automaton.make_automaton()
         plans[key] = ViewPlan(
             key=key,
             scopes=frozenset(scopes[key]),
             words=_literal_set([v[1] for v in values]) if values else None,
             values=tuple(values),
+            automaton=automaton,
             unfiltered=tuple(unfiltered.get(key, ())),
         )
     return plans
@@ -219,6 +230,7 @@ def attach_sets(plans: dict[ViewKey, ViewPlan], refs: list[PatternRef]) -> dict[
             plan.scopes,
             plan.words,
             plan.values,
+            plan.automaton,
             plan.unfiltered,
             tuple(chunks),
             chunk_of,
@@ -241,9 +253,15 @@ def confirm(plan: ViewPlan, candidates: set[int], view: View) -> set[int]:
     return confirmed
 
 
+DENSE = 200  # strings occurring in one text above which the automaton pass is cheaper
+
+# ASCII bytes that are word characters (str.isalnum() or "_")
+_ASCII_WORD = tuple(chr(b).isalnum() or b == 0x5F for b in range(128))
+
+
 def scan_literals(
     plan: ViewPlan, view: View, need: list[int], scope: str, lang: str | None,
-    found: list[LiteralEntry],
+    found: list[LiteralEntry], dense: int = DENSE,
 ) -> set[int]:  # fmt: skip
     """Append to `found` the literal entries that occur (whole-word where required) in the
     view's text; return the regexes worth running (each atom set the prefilter looks for has an
@@ -252,14 +270,19 @@ def scan_literals(
     Only *whether* a literal occurs is decided here: where it occurs is found later, and only
     for the literals a condition or the evidence of a fired rule asks about
     (`LiteralEntry.find`). One RE2 set pass says which strings occur at all; only those are
-    looked at from Python, and only until one occurrence satisfies each entry.
+    looked at from Python, and only until one occurrence satisfies each entry (`bytes.find`
+    on the UTF-8). When more than `dense` strings occur, those searches would each rescan the
+    text, so the Aho-Corasick automaton walks it once instead (same result).
     """
+    data = view.utf8().data
+    present = plan.words.Match(data) or ()
+    if len(present) > dense:
+        return _scan_automaton(plan.automaton, view.text, need, scope, lang, found)
     masks: dict[int, int] = {}
-    text = view.text
-    n = len(text)
+    n = len(data)
     values = plan.values
-    for index in plan.words.Match(view.utf8().data) or ():
-        _vid, word, _entries, regs, by_scope, langs = values[index]
+    for index in present:
+        _vid, _word, _entries, regs, by_scope, langs, word = values[index]
         for gid, bit in regs:
             masks[gid] = masks.get(gid, 0) | bit
         entries = by_scope.get(scope)
@@ -270,17 +293,17 @@ def scan_literals(
             if not entries:
                 continue
         size = len(word)
-        i = text.find(word)
+        i = data.find(word)
         while i >= 0:
             if i > 0:
-                c = text[i - 1]
-                before = c.isalnum() or c == "_"
+                b = data[i - 1]
+                before = _ASCII_WORD[b] if b < 0x80 else _word_char_before(data, i)
             else:
                 before = False
             j = i + size
             if j < n:
-                c = text[j]
-                after = c.isalnum() or c == "_"
+                b = data[j]
+                after = _ASCII_WORD[b] if b < 0x80 else _word_char_at(data, j)
             else:
                 after = False
             if not (before or after):
@@ -295,7 +318,75 @@ def scan_literals(
             if not keep:
                 break
             entries = tuple(keep)
-            i = text.find(word, i + 1)
+            i = data.find(word, i + 1)
+    return {gid for gid, mask in masks.items() if mask == need[gid]}
+
+
+def _word_char_before(data: bytes, i: int) -> bool:
+    """Is the (non-ASCII) character ending at byte i a word character?"""
+    k = i - 1
+    while data[k] & 0xC0 == 0x80:  # continuation byte
+        k -= 1
+    c = data[k:i].decode("utf-8")
+    return c.isalnum()
+
+
+def _word_char_at(data: bytes, j: int) -> bool:
+    """Is the (non-ASCII) character starting at byte j a word character?"""
+    b = data[j]
+    size = 2 if b < 0xE0 else 3 if b < 0xF0 else 4
+    return data[j : j + size].decode("utf-8").isalnum()
+
+
+def _scan_automaton(
+    automaton: Any, text: str, need: list[int], scope: str, lang: str | None,
+    found: list[LiteralEntry],
+) -> set[int]:  # fmt: skip
+    """scan_literals for texts where many strings occur: one Aho-Corasick pass; a string is
+    retired after the occurrence that settles all its entries."""
+    masks: dict[int, int] = {}
+    n = len(text)
+    done = bytearray(len(automaton))
+    pending: dict[int, tuple[LiteralEntry, ...]] = {}
+    for end, value in automaton.iter(text):
+        vid = value[0]
+        if done[vid]:
+            continue
+        entries = pending.get(vid)
+        if entries is None:
+            for gid, bit in value[3]:
+                masks[gid] = masks.get(gid, 0) | bit
+            entries = value[4].get(scope)
+            if entries and lang and value[5]:
+                entries = tuple(e for e in entries if not (e.langs and lang not in e.langs))
+            if not entries:
+                done[vid] = 1
+                continue
+            pending[vid] = entries
+        start = end - len(value[1]) + 1
+        if start > 0:
+            c = text[start - 1]
+            before = c.isalnum() or c == "_"
+        else:
+            before = False
+        if end + 1 < n:
+            c = text[end + 1]
+            after = c.isalnum() or c == "_"
+        else:
+            after = False
+        if before or after:
+            keep = []
+            for entry in entries:
+                if (entry.word_start and before) or (entry.word_end and after):
+                    keep.append(entry)
+                else:
+                    found.append(entry)
+            if keep:
+                pending[vid] = tuple(keep)
+                continue
+        else:
+            found.extend(entries)
+        done[vid] = 1
     return {gid for gid, mask in masks.items() if mask == need[gid]}
 
 
@@ -306,7 +397,7 @@ def scan_literals_reference(
     for tests."""
     found: set[LiteralEntry] = set()
     masks: dict[int, int] = {}
-    for _vid, word, entries, regs, _by_scope, _langs in plan.values:
+    for _vid, word, entries, regs, _by_scope, _langs, _utf8 in plan.values:
         if word not in text:
             continue
         for gid, bit in regs:
