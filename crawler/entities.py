@@ -482,6 +482,17 @@ AT_HANDLE_RE = re.compile(r"(?<![\w@.])@([A-Za-z][A-Za-z0-9_.]{2,31})(?![\w@])")
 _HANDLE_WINDOW = 40
 
 
+@functools.lru_cache(maxsize=4096)
+def _messenger_named_last(before: str) -> str | None:
+    """The messenger of the last MESSENGER_RE match in `before` (None: no match).
+
+    Cached: the text before an @handle is usually the site's own label ("Telegram: ")."""
+    words = list(MESSENGER_RE.finditer(before))
+    if not words:
+        return None
+    return next(k for k, v in words[-1].groupdict().items() if v)
+
+
 def _digits_to_e164(digits: str) -> str | None:
     digits = unquote(digits).lstrip("+")
     num = _parse_phone("+" + digits, ())
@@ -520,10 +531,9 @@ def _handles(scan: _Scan) -> Iterator[tuple[EntityKind, str, int, int, str]]:
         lo = max(0, hm.start() - _HANDLE_WINDOW)
         before = text[lo : hm.start()]
         before = before[before.rfind("\n") + 1 :]
-        words = list(MESSENGER_RE.finditer(before))
-        if not words:
+        subtype = _messenger_named_last(before)
+        if subtype is None:
             continue
-        subtype = next(k for k, v in words[-1].groupdict().items() if v)
         name = hm.group(1).lower().rstrip(".")
         yield "handle", subtype, hm.start(), hm.end(), f"{subtype}:{name}"
 

@@ -94,3 +94,15 @@ def test_local_part_start_agrees_with_the_regex_where_an_email_can_start(text: s
         if m is not None:  # it ends before a newline at mark - 1: it never starts an email
             assert text[m.end()] == "\n"
             assert entities.EMAIL_RE.match(text, m.start(), min(len(text), mark + 280)) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["Telegram", "tg", "WA", "whats app", "ſignal", "Insta", "ig",
+                                 "only fans", "вайбер", " ", ":", "x", "\u212a", "snap", "sc"]),
+                max_size=8).map("".join))  # fmt: skip
+def test_cached_messenger_lookup_equals_the_regex(before: str) -> None:
+    words = list(entities.MESSENGER_RE.finditer(before))
+    expected = next(k for k, v in words[-1].groupdict().items() if v) if words else None
+    entities._messenger_named_last.cache_clear()
+    assert entities._messenger_named_last(before) == expected
+    assert entities._messenger_named_last(before) == expected  # from the cache
