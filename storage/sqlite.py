@@ -195,7 +195,7 @@ class SqliteStore(ReviewMixin, FrontierMixin):
     async def close(self) -> None:
         self._closed = True
         if self._flusher is not None:  # results already handed in are committed first
-            await asyncio.shield(self._flusher)
+            await asyncio.wait([self._flusher])
         conn, self._conn = self._conn, None
         if conn is not None:
             await conn.close()
@@ -291,6 +291,10 @@ class SqliteStore(ReviewMixin, FrontierMixin):
                         p.future.set_result(out)
         finally:
             self._flusher = None
+            for p in self._pending:  # only when cancelled: nobody will write these
+                if not p.future.done():
+                    p.future.set_exception(StoreError("the store stopped before recording"))
+            self._pending.clear()
 
     async def _record_group(
         self, tx: Tx, *, group: list[_Pending]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sys
+from pathlib import Path
 from typing import Any
 
 from crawler.models import Outcome
@@ -158,3 +159,23 @@ async def test_entities_keep_their_order_and_a_lost_lease_writes_nothing(
     assert [e["value"] for e in page.entities] == [e.value for e in ents]
     assert [e["evidence"]["start"] for e in page.entities] == [5, 1, 9, 3]
     assert states == {"https://a.example/1": "done", "https://a.example/2": "fetching"}
+
+
+async def test_close_commits_results_already_handed_in(tmp_path: Path) -> None:
+    """SQLite's group commit: close() writes what callers already handed in."""
+    from tests.test_store import fetched
+
+    db = str(tmp_path / "t.db")
+    urls = [f"https://a.example/{i}" for i in range(30)]
+    store = open_store(db)
+    await store.open()
+    await store.add_batch("a", "x", seeds(urls), [])
+    claims = await store.claim("w1", 30, 60)
+    tasks = [asyncio.create_task(store.record_result(c, "w1", fetched(c, b"x"), None, None, ()))
+             for c in claims]
+    await asyncio.sleep(0)  # every task has handed its result in
+    await store.close()
+    outcomes = await asyncio.gather(*tasks)
+    assert all(o.page_id is not None for o in outcomes)
+    async with open_store(db) as again:
+        assert (await again.counts())["done"] == 30
