@@ -531,11 +531,11 @@ def _handles(scan: _Scan) -> Iterator[tuple[EntityKind, str, int, int, str]]:
         lo = max(0, hm.start() - _HANDLE_WINDOW)
         before = text[lo : hm.start()]
         before = before[before.rfind("\n") + 1 :]
-        subtype = _messenger_named_last(before)
-        if subtype is None:
+        messenger = _messenger_named_last(before)
+        if messenger is None:
             continue
         name = hm.group(1).lower().rstrip(".")
-        yield "handle", subtype, hm.start(), hm.end(), f"{subtype}:{name}"
+        yield "handle", messenger, hm.start(), hm.end(), f"{messenger}:{name}"
 
 
 # --------------------------------------------------------------------------- wallets
