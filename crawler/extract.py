@@ -166,23 +166,26 @@ def extract(
     media = (content_type or "").split(";", 1)[0].strip().lower()
     is_html = _is_html(body, media)
     text, codec = _decode(body, charset, is_html, warnings)
-    # in UTF-8 (invalid bytes replaced or not) a NUL character comes only from a NUL byte, and
-    # bytes are searched ~25x faster than text holding non-Latin-1 characters
-    if (codec != "utf-8" or b"\x00" in body) and "\x00" in text:
+    # Bytes are searched much faster than text holding non-Latin-1 characters. In UTF-8 (invalid
+    # bytes replaced or not) a NUL character comes only from a NUL byte, U+E000 (BLOCK) is
+    # EE 80 80, and "<" is one byte never found inside another character's bytes.
+    utf8 = codec == "utf-8"
+    if (not utf8 or b"\x00" in body) and "\x00" in text:
         text = text.replace("\x00", "")
         warnings.append("NUL bytes removed")
-    if BLOCK in text:
+    if (not utf8 or b"\xee" in body) and BLOCK in text:
         text = text.replace(BLOCK, "")
     if not is_html:
         return _plain(text, url, warnings)
-    depth = nesting_depth(text)
+    depth = 0 if utf8 and body.count(b"<") < MAX_DEPTH else nesting_depth(text)
     if depth > MAX_DEPTH:
         warnings.append(
             f"markup nested {depth} deep (over {MAX_DEPTH}); text taken from the raw markup"
         )
         return _raw_markup(text, url, warnings)
     try:
-        return _html(text, url, list(warnings))
+        cells = (b"<t" in body or b"<T" in body) if utf8 else None
+        return _html(text, url, list(warnings), cells)
     except Exception as exc:  # a parser bug must cost one page's structure, not the crawl
         warnings.append(
             f"HTML parsing failed ({type(exc).__name__}); text taken from the raw markup"
@@ -580,9 +583,10 @@ def _links_and_contact_targets(
     return tuple(links), contact
 
 
-def _html(text: str, url: str, warnings: list[str]) -> Document:
+def _html(text: str, url: str, warnings: list[str], cells: bool | None = None) -> Document:
+    """`cells`: whether the text holds "<t"/"<T" (None: not known yet)."""
     marked = _BLOCK_EDGE.sub(BLOCK + "<", text)
-    if "<t" in marked or "<T" in marked:
+    if cells if cells is not None else ("<t" in marked or "<T" in marked):
         marked = _CELL_OPEN.sub(r"\1" + BLOCK, marked)
     tree = LexborHTMLParser(marked)
     root = tree.root

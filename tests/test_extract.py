@@ -454,3 +454,15 @@ def test_nul_bytes_removed_in_other_codecs_too() -> None:
     assert "ab" in doc.body and "NUL bytes removed" in doc.warnings
     doc = ex(b"<p>a\x00b \xe9</p>", charset="latin-1")
     assert "ab é" in doc.body and "NUL bytes removed" in doc.warnings
+
+
+@pytest.mark.parametrize("codec", ["utf-8", "utf-16", "cp1252", "gb18030"])
+def test_block_marker_and_tables_in_any_codec(codec: str) -> None:
+    """BLOCK (U+E000) in the input is dropped, table cells split, whatever the charset."""
+    page = "<p>a\ue000b</p><table><TR><Td>c</Td><th>d</th></TR></table>"
+    try:
+        data = page.encode(codec)
+    except UnicodeEncodeError:
+        data = page.replace("\ue000", "").encode(codec)
+    doc = ex(data, charset=codec)
+    assert doc.body == "ab\nc\nd"
