@@ -213,6 +213,8 @@ class Fetcher:
 
     def follow_depth(self, parent_url: str) -> int:
         """How deep links found on `parent_url` may be followed (0: not at all)."""
+        if not self.policy.sources:  # one rule for every host: no need to parse the URL
+            return self.policy.defaults.max_depth
         return self.policy.rule_for(_host_key(parent_url)).max_depth
 
     def should_follow(self, parent_url: str, link: str, depth: int) -> bool:

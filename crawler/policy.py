@@ -101,6 +101,8 @@ class SourcePolicy:
         return best or self.defaults
 
     def legal_basis(self, url: str) -> str | None:
+        if not self.sources:  # one rule for every host: no need to parse the URL
+            return self.defaults.legal_basis
         return self.rule_for((urlsplit(url).hostname or "").lower()).legal_basis
 
     # ------------------------------------------------------------------ loading
