@@ -124,6 +124,52 @@ def _word_hashes(tokens: list[str]) -> list[int]:
     return out  # type: ignore[return-value]
 
 
+_NUM_TAIL_RX = re.compile(r"[\d().,:/\-]*")
+_Chunk = tuple[list[int], int, bool, bool]
+_CHUNKS: dict[str, _Chunk] = {}
+
+
+def _chunk(chunk: str) -> _Chunk:
+    """One whitespace-free run of text: (its token hashes, as `_TOKEN` splits it alone; how
+    many leading characters a number open before it would swallow; whether its own first token
+    is a number made of those characters; whether it ends inside a number)."""
+    tokens = list(_TOKEN.finditer(chunk))
+    prefix = _NUM_TAIL_RX.match(chunk)
+    lead = prefix.end() if prefix else 0
+    lead_num = bool(tokens) and tokens[0].start() < lead  # a number: no word starts in there
+    last = tokens[-1].group() if tokens else ""
+    ends_open = bool(last) and tokens[-1].end() == len(chunk) and (
+        last[0] in "+(" or last[0].isdecimal())
+    return _word_hashes([m.group() for m in tokens]), lead, lead_num, ends_open
+
+
+def _text_word_hashes(text: str) -> list[int]:
+    """Hashes of `_TOKEN.findall(text)`'s words, built from cached whitespace-free chunks.
+
+    A number may run over spaces ("+49 151 2345"): a chunk that ends inside one swallows the
+    leading number characters of the next chunks, as the regex over the whole text would.
+    """
+    out: list[int] = []
+    extend = out.extend
+    get = _CHUNKS.get
+    open_num = False
+    for chunk in text.split():
+        entry = get(chunk)
+        if entry is None:
+            if len(_CHUNKS) > WORD_CACHE_MAX:
+                _CHUNKS.clear()
+            entry = _CHUNKS[chunk] = _chunk(chunk)
+        hashes, lead, lead_num, ends_open = entry
+        if open_num and lead:
+            if lead == len(chunk):  # all of it goes into the open number
+                continue
+            extend(hashes[1:] if lead_num else hashes)
+        else:
+            extend(hashes)
+        open_num = ends_open
+    return out
+
+
 def shingle_hashes(text: str, mask: Iterable[str] = (), k: int = SHINGLE_WORDS) -> np.ndarray:
     """Distinct 32-bit hashes of the k-word shingles of `normalise(text, mask)`.
 
@@ -134,11 +180,11 @@ def shingle_hashes(text: str, mask: Iterable[str] = (), k: int = SHINGLE_WORDS) 
     for needles, rx, repl, marker in _MASKS[:3]:
         if any(n in text for n in needles):
             text = rx.sub(repl, text) if marker is None else _sub_runs(text, rx, repl, marker)
-    tokens = _TOKEN.findall(text)
-    n = len(tokens) - k + 1
+    hashes = _text_word_hashes(text)
+    n = len(hashes) - k + 1
     if n <= 0:
         return np.zeros(0, dtype=np.uint32)
-    words = np.array(_word_hashes(tokens), dtype=np.uint64)
+    words = np.array(hashes, dtype=np.uint64)
     extra = [zlib.crc32(m.lower().encode("utf-8")) for m in mask if m]
     if extra:
         words[np.isin(words, np.array(extra, dtype=np.uint64))] = _XCAP

@@ -115,6 +115,8 @@ def test_shingle_hashes_are_those_of_normalised_text() -> None:
         en_ad("Anna", "Berlin", 23, "+49 151 23456789"),
         "abc123Def x(12) 4.5€ +49(0)151-2 İstanbul ÉTÉ été ²3 _x_ 1_a a_1 ٣٤ Mary's 3rd",
         "anna@x.de @anna_b www.x.de/a https://y.org b.c/d (12 ab) + ( 7",
+        "Tel +49 151 (0) 23-45, 6.7 abc 5abc ) 5 .( x 1 (2 + 3 -4 -.5x 7\u00a08 ٣ ٤a 9\t(",
+        "1 2 3 4 5 6 7 8 9 0 a 1 b 22 c 333 d ) e ( f . g - h",
     ]
     for text in texts:
         for mask in ((), ("Anna", "berlin")):
