@@ -49,7 +49,7 @@ _WORD = re.compile(r"\w+")
 # normalise's tokens with the number mask folded in: a number (as the xnum mask matches it) or a
 # run of word characters without digits (what is left of a word once numbers are masked)
 _TOKEN = re.compile(r"[^\W\d]+|[+(]?\d[\d\s().,:/\-]*")
-WORD_CACHE_MAX = 200_000
+WORD_CACHE_MAX = 32_768  # words and chunks cached (each cache a few MB at most; cleared when full)
 _WORD_HASHES: dict[str, int] = {}
 _XCAP = np.uint64(zlib.crc32(b"xcap"))
 _SHINGLE_MULT = np.random.RandomState(11).randint(1, 2**62, size=8, dtype=np.int64).astype(
