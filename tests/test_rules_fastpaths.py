@@ -157,14 +157,20 @@ def test_fold_fast_paths_equal_the_per_character_fold(text: str, casefold: bool)
             assert fast.to_original(s, e) == slow.to_original(s, e)
 
 
-def test_fold_fast_path_is_taken_and_declines_correctly() -> None:
+def test_fold_fast_path_takes_odd_characters_and_sigma() -> None:
     text = "Call NOW  for 100 € —\tfriendly " * 20
     assert _fold_by_replace(text, True) is not None
-    assert _fold_by_replace("x" * 50 + "ß", True) is None  # folds to two characters
+    for odd in ("ß", "e\u0301", "ﬁ", "İ"):  # fold to two characters, or to none
+        view = _fold_by_replace("x" * 50 + odd + " a  b", True)
+        assert view is not None
+        assert view.maps
+        assert view.text == _fold_by_table("x" * 50 + odd + " a  b", True).text
+    many = "x" * 100 + "ÀÁÂÃÄÅÈÉÊË"  # more replacements than MAX_REPLACE: the table path
+    assert _fold_by_replace(many, True) is None
+    assert _fold(many, True).text == "x" * 100 + "aaaaaaeeee"
     sigma = _fold_by_replace("x" * 50 + "ΑΣ Σ", True)  # str.lower() would depend on context
     assert sigma is not None
     assert sigma.text == "x" * 50 + "ασ σ"
-    assert _fold_by_replace("x" * 50 + "e\u0301", True) is None  # combining mark is deleted
 
 
 @settings(max_examples=400, deadline=None)

@@ -225,37 +225,73 @@ _NON_ASCII_BYTES = re.compile(rb"[\x80-\xff]+")
 
 
 def _fold_by_replace(text: str, casefold: bool) -> View | None:
-    """_fold for text whose distinct non-ASCII characters all fold to one character (most
-    pages: `€`, accented letters, emoji), worked on the UTF-8 bytes at C speed: ASCII by one
-    `bytes.translate`, then one `bytes.replace` per distinct non-ASCII character whose fold
-    differs. Lengths in characters are unchanged, so no offset map is needed, and the folded
-    text's UTF-8 (what RE2 reads) comes for free.
+    """_fold for mostly-ASCII text (on dense non-ASCII text the replacements cost more than the
+    table), worked on the UTF-8 bytes at C speed: ASCII by one `bytes.translate`, then one
+    `bytes.replace` per distinct non-ASCII character whose fold is another single character
+    (`€`, accented letters, emoji: lengths in characters unchanged). The few characters whose
+    fold has another length (ß, combining marks, ligatures) are then folded where they occur,
+    with an offset map as in `_fold_by_table`. Without those, the folded text's UTF-8 (what
+    RE2 reads) comes for free.
 
-    None when a character folds to zero or several characters (ß, combining marks), or when
-    one character's fold is another one to replace (the replacements would chain).
+    None when more than MAX_REPLACE characters need replacing, or one character's fold is
+    another character to fold (replacements would chain): `_fold_by_table` does it then.
     """
     data = text.encode("utf-8")
     folder = _folder(casefold)
     pairs: list[tuple[str, str]] = []
+    odd: list[str] = []
     folded: set[str] = set()
-    for c in set(b"".join(_NON_ASCII_BYTES.findall(data)).decode("utf-8")):
+    for c in set(data.translate(None, _ASCII_BYTES).decode("utf-8")):
         f = folder.fold(c)
         if len(f) != 1:
-            return None
-        if f != c:
+            odd.append(c)
+        elif f != c:
             pairs.append((c, f))
-        if not f.isascii():
-            folded.add(f)
-    if {c for c, _ in pairs} & {f for _, f in pairs}:
+        folded.update(ch for ch in f if not ch.isascii())
+    if len(pairs) > MAX_REPLACE or {f for _, f in pairs} & ({c for c, _ in pairs} | set(odd)):
         return None
     out = data.translate(_ASCII_FOLD_BYTES[casefold])
     for c, f in pairs:
         out = out.replace(c.encode("utf-8"), f.encode("utf-8"))
     chars = frozenset(folded)
+    if odd:
+        return _fold_odd(out.decode("utf-8"), odd, folder, chars)
     if b"  " not in out:
         return View(out.decode("utf-8"), (), [Utf8("", out)], chars)
     collapsed = _SPACE_RUN_BYTES.sub(b" ", out)
     return View(collapsed.decode("utf-8"), (_CollapseMap(out),), [Utf8("", collapsed)], chars)
+
+
+_ASCII_BYTES = bytes(range(128))
+MAX_REPLACE = 8  # each replacement is a pass over the text: with more, the table path is cheaper
+
+
+def _fold_odd(text: str, odd: list[str], folder: _CharFold, chars: frozenset[str]) -> View:
+    """Fold the characters `odd` (each folds to zero or several characters) where they occur
+    in `text` (everything else already folded, at the same positions as in the source)."""
+    positions: list[int] = []
+    for c in odd:
+        i = text.find(c)
+        while i >= 0:
+            positions.append(i)
+            i = text.find(c, i + 1)
+    positions.sort()
+    pieces: list[str] = []
+    edits = OffsetMap()
+    pos = 0
+    new_pos = 0
+    for i in positions:
+        if i > pos:
+            pieces.append(text[pos:i])
+            new_pos += i - pos
+        f = folder.fold(text[i])
+        pieces.append(f)
+        edits.add(new_pos, i, 1, len(f))
+        new_pos += len(f)
+        pos = i + 1
+    pieces.append(text[pos:])
+    view = _collapse("".join(pieces), (edits,))
+    return View(view.text, view.maps, nonascii=chars)
 
 
 def _fold_by_table(text: str, casefold: bool) -> View:
