@@ -24,6 +24,7 @@ import httpx
 
 from crawler.netguard import AddressGuard
 
+CONNECT_LOG_MAX = 10_000  # PinnedBackend.connects entries kept (the oldest half dropped when full)
 # host -> vetted address, for the task that is sending a request (see PinnedBackend)
 _PINS: ContextVar[dict[str, str] | None] = ContextVar("triage_pins", default=None)
 
@@ -62,6 +63,8 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         why = self._guard.check(ip)
         if why is not None:
             raise httpcore.ConnectError(f"refusing a connection to {host}: {why}")
+        if len(self.connects) >= CONNECT_LOG_MAX:
+            del self.connects[: CONNECT_LOG_MAX // 2]  # bounded memory on long crawls
         self.connects.append((ip, port))
         stream = await self._inner.connect_tcp(ip, port, timeout, local_address, socket_options)
         return _PinnedStream(stream, key, ip)

@@ -59,6 +59,7 @@ AddressCheck = Callable[[str], "str | None"]
 
 _PIN: contextvars.ContextVar[str | None] = contextvars.ContextVar("triage_pin", default=None)
 _READ_CHUNK = 64 * 1024
+CONNECT_LOG_MAX = 10_000  # connection log entries kept (the oldest half is dropped when full)
 
 
 class RefusedAddress(httpx.ConnectError):
@@ -187,7 +188,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._closed = False
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
         self.connects: list[tuple[str, int]] = []
-        """Every new connection attempted, as (vetted ip, port), in order."""
+        """New connections attempted, as (vetted ip, port), in order (the last
+        CONNECT_LOG_MAX / 2 to CONNECT_LOG_MAX of them: bounded memory on long crawls)."""
 
     def _connecting(self, host: str, port: int) -> None:
         """Called right before aiohttp opens a new connection: refuse unless it goes to the
@@ -201,6 +203,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             why = self._guard(pin)
             if why is not None:
                 raise _PinMismatch(f"refusing a connection to {host}: {why}")
+        if len(self.connects) >= CONNECT_LOG_MAX:
+            del self.connects[: CONNECT_LOG_MAX // 2]
         self.connects.append((pin, port))
 
     def _open(self) -> aiohttp.ClientSession:

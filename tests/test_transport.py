@@ -209,3 +209,19 @@ async def test_non_ascii_response_header_bytes_are_passed_through(site: Loopback
     raw = [(k.lower(), v) for k, v in response.headers.raw]
     assert (b"x-name", "café".encode("latin-1")) in raw
     assert response.text == PAGE
+
+
+async def test_connection_log_is_bounded(
+    site: LoopbackSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crawler.transport as transport_module
+
+    monkeypatch.setattr(transport_module, "CONNECT_LOG_MAX", 4)
+    site.route("/a", PAGE)
+    transport = make_transport(TransportOptions(), _pin_loopback)
+    async with httpx.AsyncClient(transport=transport) as client:
+        for i in range(7):  # Connection: close -> a new connection for every request
+            response = await client.get(site.url("/a"), headers={"Connection": "close"})
+            assert response.status_code == 200, i
+    assert 2 <= len(transport.connects) <= 4
+    assert all(entry == ("127.0.0.1", site.port) for entry in transport.connects)
