@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,10 +38,12 @@ MAX_CHARS = 12_000  # an ad template sits in the first few KB; long pages are cu
 # order. A mask with a marker never matches across whitespace and every match contains the
 # marker, so it is applied only to the whitespace-free runs that contain one (`_sub_runs`): the
 # same result as `pattern.sub` over the whole text, without trying the pattern at every position.
-_MASKS: tuple[tuple[tuple[str, ...], re.Pattern[str], str, re.Pattern[str] | None], ...] = (
-    (("@",), re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), " xemail ", re.compile("@")),
-    (("/", "www."), re.compile(r"(?i)(?:https?://|www\.|(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}/)\S*"),
-     " xurl ", re.compile(r"(?i)/|www\.")),
+_Finder = Callable[[str, int], int]
+_MASKS: tuple[tuple[tuple[str, ...], re.Pattern[str], str, _Finder | None], ...] = (
+    (("@",), re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), " xemail ", lambda t, s: _find_at(t, s)),
+    (("/", "www."),
+     re.compile(r"(?i)(?:https?://|www\.|(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}/)\S*"),
+     " xurl ", lambda t, s: _find_url_marker(t, s)),
     (("@",), re.compile(r"@\w+"), " xhandle ", None),
     (("",), re.compile(r"[+(]?\d[\d\s().,:/\-]*"), " xnum ", None),
 )
@@ -61,13 +63,36 @@ _UP_TO_LAST_SPACE = re.compile(r".*\s", re.DOTALL)
 _SPACE = re.compile(r"\s")
 
 
-def _sub_runs(text: str, rx: re.Pattern[str], repl: str, marker: re.Pattern[str]) -> str:
-    """`rx.sub(repl, text)` for a pattern whose matches are whitespace-free and hold `marker`."""
+def _find_at(text: str, start: int) -> int:
+    return text.find("@", start)
+
+
+def _find_url_marker(text: str, start: int) -> int:
+    r"""Where `/` or `www.` (any case) first occurs at or after `start`; -1 if nowhere.
+
+    The same as searching `(?i)/|www\.`, with str.find instead of trying a case-folding
+    pattern at every position: a `www.` ends in `w.` or `W.`, which are rare in text.
+    """
+    slash = text.find("/", start)
+    stop = slash if slash >= 0 else len(text)
+    for dot in ("w.", "W."):
+        at = text.find(dot, start + 2, stop + 4)
+        while at >= 0:
+            if text[at - 2 : at].lower() == "ww":
+                stop = min(stop, at - 2)
+                break
+            at = text.find(dot, at + 1, stop + 4)
+    return stop if stop < len(text) else -1
+
+
+def _sub_runs(text: str, rx: re.Pattern[str], repl: str, find: Callable[[str, int], int]
+              ) -> str:
+    """`rx.sub(repl, text)` for a pattern whose matches are whitespace-free and hold a marker
+    (`find(text, start)`: where the next marker is, -1 when there is none)."""
     out: list[str] = []
     done = 0
-    hit = marker.search(text)
-    while hit is not None:
-        at = hit.start()
+    at = find(text, 0)
+    while at >= 0:
         before = _UP_TO_LAST_SPACE.match(text, done, at)
         start = before.end() if before else done
         space = _SPACE.search(text, at)
@@ -75,7 +100,7 @@ def _sub_runs(text: str, rx: re.Pattern[str], repl: str, marker: re.Pattern[str]
         out.append(text[done:start])
         out.append(rx.sub(repl, text[start:end]))
         done = end
-        hit = marker.search(text, end)
+        at = find(text, end)
     if not out:
         return text
     out.append(text[done:])

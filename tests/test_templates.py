@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import random
+import re
 import zlib
 
 import numpy as np
 
-from crawler.templates import _SHINGLE_MULT, TemplateIndex, normalise, shingle_hashes
+from crawler.templates import (
+    _SHINGLE_MULT,
+    TemplateIndex,
+    _find_url_marker,
+    normalise,
+    shingle_hashes,
+)
 from tests.support.network_site import SENTENCES, TEMPLATE_DE, build_network_site
 
 EN_TEMPLATE = (
@@ -122,3 +129,14 @@ def test_shingle_hashes_are_those_of_normalised_text() -> None:
         for mask in ((), ("Anna", "berlin")):
             got = shingle_hashes(text, mask)
             assert np.array_equal(got, _expected_shingle_hashes(text, mask)), text[:60]
+
+
+def test_url_marker_finder_is_the_case_folding_search() -> None:
+    marker = re.compile(r"(?i)/|www\.")
+    rng = random.Random(7)
+    alphabet = ["w", "W", ".", "/", " ", "a", "ww", "WwW.", "www.", "\u0130", "é"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+        for start in range(len(text) + 1):
+            hit = marker.search(text, start)
+            assert _find_url_marker(text, start) == (hit.start() if hit else -1), (text, start)
