@@ -138,3 +138,34 @@ def test_canonical_form_is_a_fixed_point(host: str, scheme: str, rest: str) -> N
         return
     assert canonicalize(canonical) == canonical
     assert canonicalize_fast(canonical) == canonical
+
+
+_HOSTS = st.sampled_from(["a.example", "B.Example", "bücher.example", "127.0.0.1", "[::1]",
+                          "a-b.example", "-a.example", "a..example", "x" * 64 + ".example"])
+_PORTS = st.sampled_from(["", ":80", ":443", ":8080", ":080", ":0", ":65535", ":65536", ":"])
+_PATH_PIECES = st.sampled_from(
+    [*"abcAB09-._~!$&'()*+,;=:@/?#%[] é", "%2F", "%41", "%7e", "%zz", "/..", "/./", "//",
+     ";", ";p=1", "?b=2&a=1", "#top", "\t"]
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP"]),
+    host=_HOSTS,
+    port=_PORTS,
+    path=st.lists(_PATH_PIECES, max_size=10).map("".join),
+)
+def test_fast_path_agrees_with_canonicalize_on_random_urls(
+    scheme: str, host: str, port: str, path: str
+) -> None:
+    url = f"{scheme}://{host}{port}{'/' if path and path[0] not in '/?#' else ''}{path}"
+    try:
+        slow: str | None = canonicalize(url)
+    except InvalidURL:
+        slow = None
+    try:
+        fast: str | None = canonicalize_fast(url)
+    except InvalidURL:
+        fast = None
+    assert fast == slow, url
