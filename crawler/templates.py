@@ -196,7 +196,8 @@ def _text_word_hashes(text: str) -> list[int]:
 
 
 def shingle_hashes(text: str, mask: Iterable[str] = (), k: int = SHINGLE_WORDS) -> np.ndarray:
-    """Distinct 32-bit hashes of the k-word shingles of `normalise(text, mask)`.
+    """32-bit hashes of the k-word shingles of `normalise(text, mask)` (in text order, repeats
+    kept: a MinHash takes minimums, so they do not matter).
 
     Same tokens as `normalise` (numbers are matched as tokens instead of being replaced first:
     every digit is in a number match either way), each word hashed once per process (a
@@ -210,14 +211,22 @@ def shingle_hashes(text: str, mask: Iterable[str] = (), k: int = SHINGLE_WORDS) 
     if n <= 0:
         return np.zeros(0, dtype=np.uint32)
     words = np.array(hashes, dtype=np.uint64)
-    extra = [zlib.crc32(m.lower().encode("utf-8")) for m in mask if m]
-    if extra:
-        words[np.isin(words, np.array(extra, dtype=np.uint64))] = _XCAP
+    for m in mask:
+        if m:
+            words[words == zlib.crc32(m.lower().encode("utf-8"))] = _XCAP
     with np.errstate(over="ignore"):
         mixed = words[:n] * _SHINGLE_MULT[0]
         for j in range(1, k):
             mixed += words[j : j + n] * _SHINGLE_MULT[j]
-    return np.unique((mixed >> np.uint64(32)).astype(np.uint32))
+    out: np.ndarray = (mixed >> np.uint64(32)).astype(np.uint32)
+    return out
+
+
+def distinct_at_least(values: np.ndarray, n: int) -> bool:
+    """len(set(values)) >= n, usually from a short prefix (no sort of the whole array)."""
+    if len(values) < n:
+        return False
+    return len(np.unique(values[: 4 * n])) >= n or len(np.unique(values)) >= n
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
@@ -285,7 +294,7 @@ class TemplateIndex:
         hashes, pre-mixed and put through the `num_perm` affine permutations at once.
         """
         grams = shingle_hashes(text[:MAX_CHARS], mask, self.shingle_words)
-        if len(grams) < self.min_shingles:
+        if not distinct_at_least(grams, self.min_shingles):
             return None
         a, b = self._permutations
         with np.errstate(over="ignore"):
