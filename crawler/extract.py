@@ -583,12 +583,22 @@ def _links_and_contact_targets(
     return tuple(links), contact
 
 
-def _html(text: str, url: str, warnings: list[str], cells: bool | None = None) -> Document:
-    """`cells`: whether the text holds "<t"/"<T" (None: not known yet)."""
+def mark_blocks(text: str, cells: bool | None = None) -> str:
+    """A BLOCK marker before every block tag and after every <td>/<th> open tag.
+
+    `cells`: whether the text holds "<t"/"<T" (None: not known yet). The cells are marked via
+    split + join: a "\\1" template in re.sub expands in Python for every match.
+    """
     marked = _BLOCK_EDGE.sub(BLOCK + "<", text)
     if cells if cells is not None else ("<t" in marked or "<T" in marked):
-        marked = _CELL_OPEN.sub(r"\1" + BLOCK, marked)
-    tree = LexborHTMLParser(marked)
+        parts = _CELL_OPEN.split(marked)  # its one group is the whole match: tags at odd indexes
+        parts[1::2] = [tag + BLOCK for tag in parts[1::2]]
+        marked = "".join(parts)
+    return marked
+
+
+def _html(text: str, url: str, warnings: list[str], cells: bool | None = None) -> Document:
+    tree = LexborHTMLParser(mark_blocks(text, cells))
     root = tree.root
     lang_attr = None
     html_node = tree.root  # the document element: what css_first("html") finds first

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.extract import (
+    _BLOCK_EDGE,
+    _CELL_OPEN,
     _INVISIBLE_SELECTOR,
     _REMOVED_TAG_SET,
     BLOCK,
@@ -22,6 +24,7 @@ from crawler.extract import (
     _lines,
     extract,
     guess_language,
+    mark_blocks,
     nesting_depth,
 )
 from crawler.models import Document
@@ -466,3 +469,18 @@ def test_block_marker_and_tables_in_any_codec(codec: str) -> None:
         data = page.replace("\ue000", "").encode(codec)
     doc = ex(data, charset=codec)
     assert doc.body == "ab\nc\nd"
+
+
+_MARKUP = st.sampled_from([
+    "<td>", "<TD class=x>", "<th/>", "<td", "<tdx>", "</td>", "<p>", "</P >", "<div\xa0>", "<br/>",
+    "<table>", "<tr>", "<t", "x", " ", "<", ">", "<td " + "a" * 10 + ">", "<Td\t>", "é",
+])  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_MARKUP, max_size=25).map("".join))
+def test_block_marking_agrees_with_two_regex_substitutions(text: str) -> None:
+    old = _BLOCK_EDGE.sub(BLOCK + "<", text)
+    old = _CELL_OPEN.sub(r"\1" + BLOCK, old)
+    assert mark_blocks(text) == old
+    assert mark_blocks(text, cells=True) == old
