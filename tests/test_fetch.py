@@ -454,3 +454,23 @@ async def test_the_request_target_is_sent_as_httpx_encodes_it(site: LoopbackSite
         r = await f.fetch(site.url(path))
     assert r.outcome is Outcome.FETCHED, r.detail
     assert site.requests[-1].path == path  # not re-quoted (%2F -> /, %41 -> A) by the transport
+
+
+async def test_proxy_environment_variables_are_ignored(
+    site: LoopbackSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+
+    async def gateway(srv: HostileServer, r: Any, w: Any, line: str) -> None:
+        seen.append(line)
+
+    async with HostileServer(gateway) as proxy:
+        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        site.route("/a", "<p>a</p>")
+        async with Fetcher(settings()) as f:
+            r = await f.fetch(site.url("/a"))
+    assert r.outcome is Outcome.FETCHED and r.body == b"<p>a</p>"
+    assert seen == [] and site.paths() == ["/robots.txt", "/a"]
