@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.rules import RuleSet, load_ruleset
+from crawler.rules.condition import parse_condition
 from crawler.rules.normalize import (
     View,
     Views,
@@ -183,3 +184,48 @@ def test_leet_equals_the_translation_table(text: str) -> None:
         assert _leet_view(base).utf8().data == want.encode()
         unknown = View(base.text, base.maps)  # non-ASCII characters not known: found by a scan
         assert _leet_view(unknown).text == want
+
+
+# ---------------------------------------------------------------------------- conditions
+
+
+class _Answers:
+    """A page's answers to a condition's questions, drawn at random."""
+
+    def __init__(self, data: st.DataObject, names: list[str]) -> None:
+        self.present = set(data.draw(st.lists(st.sampled_from(names))) if names else [])
+        self.n = data.draw(st.integers(0, 4))
+        self.yes = data.draw(st.booleans())
+
+    def matched(self, sel: str) -> bool:
+        return sel in self.present
+
+    def distinct(self, sel: str) -> int:
+        return self.n if sel in self.present else 0
+
+    def count(self, sel: str) -> int:
+        return self.n * 2 if sel in self.present else 0
+
+    def near(self, a: str, b: str, within: int) -> bool:
+        return self.yes and a in self.present and b in self.present
+
+    def extracted(self, kind: str, subtype: str) -> bool:
+        return self.yes
+
+
+_CONDITIONS = [
+    "a and (b or not c)", "2 of sel_*", "all of them", "any of (a) and not b", "a or b or c",
+    "not (a and b and c)", "count(a) >= 3 or near(b, c, within=4)", "extracted(phone) and a",
+    "1 of sel_* and (a or b) and not (c or sel_x)",
+]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_condition_closures_equal_tree_evaluation(shipped: RuleSet, data: st.DataObject) -> None:
+    conds = [r.condition for r in shipped.compiled()]
+    sizes = {"a": 3, "b": 2, "c": 1, "sel_x": 2, "sel_y": 1}
+    conds += [parse_condition(c, sizes) for c in _CONDITIONS]
+    for cond in conds:
+        ctx = _Answers(data, sorted(cond.referenced()))
+        assert cond.fn(ctx) == cond.root.eval(ctx)

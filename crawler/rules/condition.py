@@ -17,7 +17,7 @@ import fnmatch
 import operator
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 ENTITY_KINDS = ("phone", "email", "handle", "wallet")
@@ -171,9 +171,15 @@ class Condition:
     root: Node
     source: str
     extracted_kinds: frozenset[str]
+    # the tree as nested closures (evaluated per rule and page: no method dispatch, no
+    # generator per and/or); same answers as root.eval
+    fn: Callable[[Context], bool] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fn", to_function(self.root))
 
     def eval(self, ctx: Context) -> bool:
-        return self.root.eval(ctx)
+        return self.fn(ctx)
 
     def referenced(self) -> set[str]:
         return {name for name, _ in self.root.names(True)}
@@ -381,6 +387,30 @@ def _cheap_first(children: list[Node]) -> tuple[Node, ...]:
     Conditions have no side effects, so the order only changes how soon and/or short-circuit.
     """
     return tuple(sorted(children, key=cost))
+
+
+def to_function(node: Node) -> Callable[[Context], bool]:
+    """`node.eval` as nested closures (same evaluation order and short-circuits)."""
+    if isinstance(node, Sel):
+        name = node.name
+        return lambda ctx: ctx.matched(name)
+    if isinstance(node, Not):
+        child = to_function(node.child)
+        return lambda ctx: not child(ctx)
+    if isinstance(node, (And, Or)):
+        fns = tuple(to_function(c) for c in node.children)
+        if len(fns) == 2:
+            a, b = fns
+            if isinstance(node, And):
+                return lambda ctx: a(ctx) and b(ctx)
+            return lambda ctx: a(ctx) or b(ctx)
+        if isinstance(node, And):
+            return lambda ctx: all(f(ctx) for f in fns)
+        return lambda ctx: any(f(ctx) for f in fns)
+    if isinstance(node, OfSelections):
+        n, sels = node.n, node.sels
+        return lambda ctx: sum(1 for s in sels if ctx.matched(s)) >= n
+    return node.eval  # count, near, extracted, N of (selection): one call each anyway
 
 
 def parse_condition(source: str, selections: dict[str, int]) -> Condition:

@@ -86,6 +86,7 @@ WordValue = tuple[
     dict[str, tuple[LiteralEntry, ...]],
     bool,
     bytes,  # the string's UTF-8
+    frozenset[int],  # regexes with a single atom set, this string in it: candidates outright
 ]
 
 
@@ -113,6 +114,7 @@ class RegexChunk:
 def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
     words: dict[ViewKey, dict[str, tuple[list[tuple[int, Any]], list[tuple[int, int]]]]] = {}
     unfiltered: dict[ViewKey, list[int]] = {}
+    nsets: dict[int, int] = {}  # regex gid -> number of atom sets
     scopes: dict[ViewKey, set[str]] = {}
     for ref in refs:
         p = ref.pattern
@@ -123,6 +125,7 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
                 (ref.gid, (p.word_start, p.word_end, ref.scopes, p.langs))
             )
         elif p.atoms is not None:
+            nsets[ref.gid] = len(p.atoms)
             for k, atom_set in enumerate(p.atoms):
                 for atom in atom_set:
                     table.setdefault(atom, ([], []))[1].append((ref.gid, 1 << k))
@@ -138,7 +141,9 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
                 for sc in {sc for e in entries for sc in e.scopes}
             }
             langs = any(e.langs for e in entries)
-            values.append((vid, word, entries, tuple(regs), by_scope, langs, word.encode()))
+            single = frozenset(gid for gid, _ in regs if nsets[gid] == 1)
+            multi = tuple((gid, bit) for gid, bit in regs if nsets[gid] > 1)
+            values.append((vid, word, entries, multi, by_scope, langs, word.encode(), single))
         automaton = None
         if values:
             automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
@@ -279,10 +284,13 @@ def scan_literals(
     if len(present) > dense:
         return _scan_automaton(plan.automaton, view.text, need, scope, lang, found)
     masks: dict[int, int] = {}
+    single: set[int] = set()
     n = len(data)
     values = plan.values
     for index in present:
-        _vid, _word, _entries, regs, by_scope, langs, word = values[index]
+        _vid, _word, _entries, regs, by_scope, langs, word, direct = values[index]
+        if direct:
+            single |= direct
         for gid, bit in regs:
             masks[gid] = masks.get(gid, 0) | bit
         entries = by_scope.get(scope)
@@ -319,7 +327,8 @@ def scan_literals(
                 break
             entries = tuple(keep)
             i = data.find(word, i + 1)
-    return {gid for gid, mask in masks.items() if mask == need[gid]}
+    single.update(gid for gid, mask in masks.items() if mask == need[gid])
+    return single
 
 
 def _word_char_before(data: bytes, i: int) -> bool:
@@ -345,6 +354,7 @@ def _scan_automaton(
     """scan_literals for texts where many strings occur: one Aho-Corasick pass; a string is
     retired after the occurrence that settles all its entries."""
     masks: dict[int, int] = {}
+    single: set[int] = set()
     n = len(text)
     done = bytearray(len(automaton))
     pending: dict[int, tuple[LiteralEntry, ...]] = {}
@@ -354,6 +364,7 @@ def _scan_automaton(
             continue
         entries = pending.get(vid)
         if entries is None:
+            single |= value[7]
             for gid, bit in value[3]:
                 masks[gid] = masks.get(gid, 0) | bit
             entries = value[4].get(scope)
@@ -387,7 +398,8 @@ def _scan_automaton(
         else:
             found.extend(entries)
         done[vid] = 1
-    return {gid for gid, mask in masks.items() if mask == need[gid]}
+    single.update(gid for gid, mask in masks.items() if mask == need[gid])
+    return single
 
 
 def scan_literals_reference(
@@ -397,10 +409,10 @@ def scan_literals_reference(
     for tests."""
     found: set[LiteralEntry] = set()
     masks: dict[int, int] = {}
-    for _vid, word, entries, regs, _by_scope, _langs, _utf8 in plan.values:
+    for _vid, word, entries, regs, _by_scope, _langs, _utf8, single in plan.values:
         if word not in text:
             continue
-        for gid, bit in regs:
+        for gid, bit in (*regs, *((g, 1) for g in single)):
             masks[gid] = masks.get(gid, 0) | bit
         for entry in entries:
             if scope not in entry.scopes or (lang and entry.langs and lang not in entry.langs):
