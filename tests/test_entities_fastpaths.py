@@ -106,3 +106,19 @@ def test_cached_messenger_lookup_equals_the_regex(before: str) -> None:
     entities._messenger_named_last.cache_clear()
     assert entities._messenger_named_last(before) == expected
     assert entities._messenger_named_last(before) == expected  # from the cache
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PAGE_PIECES, max_size=10).map("".join), _REGIONS)
+def test_short_and_long_text_take_different_scans_with_the_same_result(
+    text: str, regions: tuple[str, ...]
+) -> None:
+    """Short text is scanned with Python's re, long text with RE2: pad a text past both
+    thresholds (with a line of its own) and the same entities come back, shifted."""
+    pad = "x " * 600 + "\n"
+    short = extract_scope("body", text, regions)
+    long = extract_scope("body", pad + text, regions)
+    shift = len(pad)
+    assert [(e.kind, e.value, e.subtype, e.span.start + shift, e.span.end + shift, e.span.text)
+            for e in short] == [(e.kind, e.value, e.subtype, e.span.start, e.span.end,
+                                 e.span.text) for e in long]  # fmt: skip
