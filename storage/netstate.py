@@ -81,18 +81,20 @@ class _SyncTx:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self.cur = conn.cursor()
+        self.cur.row_factory = sqlite3.Row  # C rows, read by column name like the store's dicts
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self.conn.execute(sql, tuple(params)).rowcount
+        return self.cur.execute(sql, params).rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
-        return self.conn.executemany(sql, rows).rowcount
+        return self.cur.executemany(sql, rows).rowcount
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(self.conn.execute(sql, tuple(params)).fetchall())
+        return self.cur.execute(sql, params).fetchall()
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        rows = self.conn.execute(sql, tuple(params)).fetchall()
+        rows = self.cur.execute(sql, params).fetchall()
         return rows[0] if rows else None  # type: ignore[no-any-return]
 
     async def script(self, sql: str) -> None:
