@@ -247,8 +247,10 @@ def _fold_by_replace(text: str, casefold: bool) -> View | None:
             odd.append(c)
         elif f != c:
             pairs.append((c, f))
+            if len(pairs) > MAX_REPLACE:
+                return None
         folded.update(ch for ch in f if not ch.isascii())
-    if len(pairs) > MAX_REPLACE or {f for _, f in pairs} & ({c for c, _ in pairs} | set(odd)):
+    if {f for _, f in pairs} & ({c for c, _ in pairs} | set(odd)):
         return None
     out = data.translate(_ASCII_FOLD_BYTES[casefold])
     for c, f in pairs:

@@ -87,6 +87,7 @@ WordValue = tuple[
     bool,
     bytes,  # the string's UTF-8
     frozenset[int],  # regexes with a single atom set, this string in it: candidates outright
+    int,  # the string's length in characters
 ]
 
 
@@ -143,7 +144,9 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
             langs = any(e.langs for e in entries)
             single = frozenset(gid for gid, _ in regs if nsets[gid] == 1)
             multi = tuple((gid, bit) for gid, bit in regs if nsets[gid] > 1)
-            values.append((vid, word, entries, multi, by_scope, langs, word.encode(), single))
+            values.append(
+                (vid, word, entries, multi, by_scope, langs, word.encode(), single, len(word))
+            )
         automaton = None
         if values:
             automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
@@ -288,7 +291,7 @@ def scan_literals(
     n = len(data)
     values = plan.values
     for index in present:
-        _vid, _word, _entries, regs, by_scope, langs, word, direct = values[index]
+        _vid, _word, _entries, regs, by_scope, langs, word, direct, _size = values[index]
         if direct:
             single |= direct
         for gid, bit in regs:
@@ -374,7 +377,7 @@ def _scan_automaton(
                 done[vid] = 1
                 continue
             pending[vid] = entries
-        start = end - len(value[1]) + 1
+        start = end - value[8] + 1
         if start > 0:
             c = text[start - 1]
             before = c.isalnum() or c == "_"
@@ -409,7 +412,7 @@ def scan_literals_reference(
     for tests."""
     found: set[LiteralEntry] = set()
     masks: dict[int, int] = {}
-    for _vid, word, entries, regs, _by_scope, _langs, _utf8, single in plan.values:
+    for _vid, word, entries, regs, _by_scope, _langs, _utf8, single, _size in plan.values:
         if word not in text:
             continue
         for gid, bit in (*regs, *((g, 1) for g in single)):
