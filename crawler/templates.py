@@ -226,7 +226,7 @@ def distinct_at_least(values: np.ndarray, n: int) -> bool:
     """len(set(values)) >= n, usually from a short prefix (no sort of the whole array)."""
     if len(values) < n:
         return False
-    return len(np.unique(values[: 4 * n])) >= n or len(np.unique(values)) >= n
+    return len(set(values[: 4 * n].tolist())) >= n or len(np.unique(values)) >= n
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
