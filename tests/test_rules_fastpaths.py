@@ -7,6 +7,7 @@ property-style.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -17,6 +18,7 @@ from crawler.rules import RuleSet, load_ruleset
 from crawler.rules.condition import parse_condition
 from crawler.rules.normalize import (
     View,
+    ViewKey,
     Views,
     _fold,
     _fold_by_replace,
@@ -229,3 +231,28 @@ def test_condition_closures_equal_tree_evaluation(shipped: RuleSet, data: st.Dat
     for cond in conds:
         ctx = _Answers(data, sorted(cond.referenced()))
         assert cond.fn(ctx) == cond.root.eval(ctx)
+
+
+class _SetOutOfMemory:
+    """What an re2.Set whose DFA ran out of memory returns: no match (RE2 only logs it).
+    A real one cannot be provoked reliably, so this stands in for it."""
+
+    def Match(self, data: bytes) -> None:
+        return None
+
+
+def test_literal_scan_does_not_trust_an_empty_set_result(shipped: RuleSet) -> None:
+    text = "Call me for booking, my driver brings you. Payment only in USDT, passport kept."
+    views = Views(text)
+    for key, plan in shipped._plans.items():
+        if plan.words is None:
+            continue
+        view = views.get(key)
+        blind = dataclasses.replace(plan, words=_SetOutOfMemory())
+        for scope in sorted(plan.scopes):
+            want = scan_literals_reference(plan, view.text, shipped._need, scope, "en")
+            found: list[LiteralEntry] = []
+            got = scan_literals(blind, view, shipped._need, scope, "en", found)
+            assert (set(found), got) == want
+            if key == ViewKey() and scope == "body":
+                assert found  # the text does hold pack literals

@@ -171,7 +171,7 @@ def _literal_set(words: list[str]) -> Any:
     options.log_errors = True
     options.literal = True
     options.case_sensitive = True
-    options.max_mem = 256 << 20
+    options.max_mem = 64 << 20  # bounds the DFA cache a long-running worker keeps
     the_set = re2.Set.SearchSet(options)
     for word in words:
         the_set.Add(word)
@@ -283,8 +283,10 @@ def scan_literals(
     text, so the Aho-Corasick automaton walks it once instead (same result).
     """
     data = view.utf8().data
-    present = plan.words.Match(data) or ()
-    if len(present) > dense:
+    present = plan.words.Match(data)
+    if not present or len(present) > dense:
+        # nothing found: cheap to confirm with the automaton (no hits to walk), and RE2
+        # reports a set whose DFA ran out of memory only as "no match", never partly
         return _scan_automaton(plan.automaton, view.text, need, scope, lang, found)
     masks: dict[int, int] = {}
     single: set[int] = set()
