@@ -1,5 +1,14 @@
 """Networks: pages joined by a shared phone, handle, email, wallet or ad template.
 
+Two views with the same signals:
+- `StoreNetwork` (crawl time: `triage crawl`/`worker`, the service's workers): the state lives in
+  the store's `net_*` tables (storage/netstate.py), so a worker holds nothing per page, nothing
+  is rebuilt at start, and all workers on one database share it;
+- `NetworkIndex` (analyst commands, API pages, tests): the whole graph in memory, built from the
+  store on demand, with the members, entities and timeline of every network.
+
+    network = await StoreNetwork.open(store)     # run_worker(..., network=network.hook())
+
     index = NetworkIndex()                       # or: await NetworkIndex.from_store(store)
     link = index.add_document(page_id, url, fetched_at, title, body, entities)
     link.indicators, link.linked_to_flagged_network   # -> RuleSet.evaluate(extra_indicators=...,
