@@ -218,7 +218,9 @@ class _Answers:
 _CONDITIONS = [
     "a and (b or not c)", "2 of sel_*", "all of them", "any of (a) and not b", "a or b or c",
     "not (a and b and c)", "count(a) >= 3 or near(b, c, within=4)", "extracted(phone) and a",
-    "1 of sel_* and (a or b) and not (c or sel_x)",
+    "1 of sel_* and (a or b) and not (c or sel_x)", "a and b and not c and sel_x",
+    "a and not b and c and sel_x and sel_y", "a and b and c and sel_x and sel_y and not a",
+    "a or b or c or sel_x", "not a or not b or c or sel_x or sel_y",
 ]  # fmt: skip
 
 

@@ -399,18 +399,42 @@ def to_function(node: Node) -> Callable[[Context], bool]:
         return lambda ctx: not child(ctx)
     if isinstance(node, (And, Or)):
         fns = tuple(to_function(c) for c in node.children)
-        if len(fns) == 2:
-            a, b = fns
-            if isinstance(node, And):
-                return lambda ctx: a(ctx) and b(ctx)
-            return lambda ctx: a(ctx) or b(ctx)
-        if isinstance(node, And):
-            return lambda ctx: all(f(ctx) for f in fns)
-        return lambda ctx: any(f(ctx) for f in fns)
+        return _all(fns) if isinstance(node, And) else _any(fns)
     if isinstance(node, OfSelections):
         n, sels = node.n, node.sels
         return lambda ctx: sum(1 for s in sels if ctx.matched(s)) >= n
     return node.eval  # count, near, extracted, N of (selection): one call each anyway
+
+
+Fn = Callable[[Context], bool]
+
+
+def _all(fns: tuple[Fn, ...]) -> Fn:
+    """`all(f(ctx) for f in fns)`, unrolled for the usual sizes."""
+    if len(fns) == 2:
+        a, b = fns
+        return lambda ctx: a(ctx) and b(ctx)
+    if len(fns) == 3:
+        a, b, c = fns
+        return lambda ctx: a(ctx) and b(ctx) and c(ctx)
+    if len(fns) == 4:
+        a, b, c, d = fns
+        return lambda ctx: a(ctx) and b(ctx) and c(ctx) and d(ctx)
+    if len(fns) == 5:
+        a, b, c, d, e = fns
+        return lambda ctx: a(ctx) and b(ctx) and c(ctx) and d(ctx) and e(ctx)
+    return lambda ctx: all(f(ctx) for f in fns)
+
+
+def _any(fns: tuple[Fn, ...]) -> Fn:
+    """`any(f(ctx) for f in fns)`, unrolled for the usual sizes."""
+    if len(fns) == 2:
+        a, b = fns
+        return lambda ctx: a(ctx) or b(ctx)
+    if len(fns) == 3:
+        a, b, c = fns
+        return lambda ctx: a(ctx) or b(ctx) or c(ctx)
+    return lambda ctx: any(f(ctx) for f in fns)
 
 
 def parse_condition(source: str, selections: dict[str, int]) -> Condition:
