@@ -154,3 +154,20 @@ async def test_site_own_email_address_joins_nothing_in_the_store(db_url: str,  #
         await net.add_document("https://ads.example/1", "", "", [own])
         link = await net.add_document("https://ads.example/2", "", "", [own])
     assert link.network_id is None
+
+
+async def test_concurrent_workers_count_every_page_once(db_url: str,  # noqa: F811
+) -> None:
+    import asyncio
+
+    p = phone("+4915100000001")
+    async with open_store(db_url) as a_store, open_store(db_url) as b_store:
+        a, b = await StoreNetwork.open(a_store), await StoreNetwork.open(b_store)
+        # both workers see every page (a resumed crawl racing a second worker)
+        await asyncio.gather(*(
+            net.add_document(f"https://ads.example/{n}", f"Lea{chr(97 + n)} – Berlin", "", [p])
+            for n in range(20) for net in (a, b)
+        ))
+        link = await a.add_document("https://ads.example/last", "Vera – Wien", "", [p])
+    [ind] = link.indicators
+    assert "on 21 pages: 21 names" in ind.note and "2 countries (AT, DE)" in ind.note
