@@ -154,10 +154,6 @@ class Pipeline:
             evidence_ref: dict[str, Any] | None = None
             if evaluation is not None and evaluation.flagged and self.evidence is not None:
                 evidence_ref = await self.evidence(result)
-            if evidence_ref:
-                result = dataclasses.replace(
-                    result, headers={**result.headers, **_evidence_headers(evidence_ref)}
-                )
             retry_after: float | None = None
             if self.retry_transient and _transient(result) and claim.attempts < TRANSIENT_TRIES:
                 retry_after = TRANSIENT_RETRY_S
@@ -169,7 +165,7 @@ class Pipeline:
                 )
             outcome = await self.store.record_result(
                 claim, self.worker_id, result, document, evaluation, entities,
-                retry_after=retry_after,
+                retry_after=retry_after, evidence=evidence_ref or None,
             )
             if document is not None and self.follow_links and document.links:
                 await self._follow(claim, document)
@@ -232,10 +228,6 @@ def _transient(result: FetchResult) -> bool:
     if result.reason is Reason.HOST_PAUSED:
         return True
     return result.reason is Reason.ROBOTS and "fail closed" in result.detail
-
-
-def _evidence_headers(ref: dict[str, Any]) -> dict[str, str]:
-    return {f"x-triage-warc-{k}": str(v) for k, v in ref.items()}
 
 
 async def run_worker(

@@ -349,7 +349,7 @@ class Store(Protocol):
         No-op (all None) when `worker` no longer holds the claim. With `retry_after` seconds a
         FAILED result puts the URL back in the queue, claimable after that delay. `evidence`:
         the page's WARC location as an evidence sink returns it (file, offset, length,
-        record_sha256); `x-triage-warc-*` entries in `result.headers` are still accepted.
+        record_sha256).
         Returns only once the outcome is committed (a kill -9 after it cannot lose it).
         """
         ...

@@ -23,8 +23,6 @@ from crawler.models import Document, Entity, Evaluation, FetchResult, Outcome
 from storage.base import Claim, RecordOutcome
 from storage.sqlbase import SqlBase, Tx, dumps, families_key, priority_rank
 
-EVIDENCE_PREFIX = "x-triage-warc-"
-
 
 class ResultsMixin(SqlBase):
     async def record_result(
@@ -42,7 +40,7 @@ class ResultsMixin(SqlBase):
         """`retry_after` (seconds) with a FAILED result: back to `queued`, not before then.
 
         `evidence`: where the page's WARC record is (the dict an evidence sink returns: file,
-        offset, length, record_sha256). Older callers pass it as `x-triage-warc-*` headers.
+        offset, length, record_sha256).
         """
         self._check_open()
         item = RecordItem(claim, worker, result, document, evaluation, entities, retry_after,
@@ -222,16 +220,9 @@ def page_row(
 ) -> tuple[Any, ...]:
     """The pages columns after url_id (previous_page_id's parameter only with `previous_of`).
 
-    The WARC location comes from `evidence`, or from `x-triage-warc-*` headers (older callers),
-    which are not stored with the other headers."""
+    The WARC location comes from `evidence` (None: no evidence written)."""
     headers: Mapping[str, str] = result.headers
-    ev: dict[str, Any] = {}
-    if any(k.startswith(EVIDENCE_PREFIX) for k in headers):
-        ev = {k[len(EVIDENCE_PREFIX):]: v for k, v in headers.items()
-              if k.startswith(EVIDENCE_PREFIX)}
-        headers = {k: v for k, v in headers.items() if not k.startswith(EVIDENCE_PREFIX)}
-    if evidence:
-        ev.update(evidence)
+    ev: dict[str, Any] = dict(evidence or {})
     head = (
         result.final_url,
         result.status,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import dataclasses
 import io
 import json
 from pathlib import Path
@@ -48,10 +47,8 @@ def populate(db: Path, evidence: Path | None = None) -> list[int]:
                     fr = result(url=claim.url, body=claim.url.encode())
                     ref = await writer(fr)
                     assert ref is not None
-                    fr = dataclasses.replace(fr, headers={
-                        **fr.headers, **{f"x-triage-warc-{k}": str(v) for k, v in ref.items()}})
                     out = await store.record_result(
-                        claim, "w1", fr, None, evaluation(prio, score, fam), ())
+                        claim, "w1", fr, None, evaluation(prio, score, fam), (), evidence=ref)
                 ids.append(int(out.hit_id))
         return ids
 

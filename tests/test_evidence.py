@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gzip
 import hashlib
 from pathlib import Path
@@ -124,16 +123,13 @@ def test_verify_reports_a_missing_manifest(tmp_path: Path) -> None:
 
 
 async def _flagged_with_evidence(store: Any, writer: WarcWriter, url: str, body: bytes) -> Any:
-    """What the pipeline does: write the WARC, pass the reference in x-triage-warc-* headers."""
+    """What the pipeline does: write the WARC, pass its reference to record_result."""
     [claim] = await store.claim("w1", 1, 60)
     assert claim.url == url
     fr = result(url=url, body=body)
     ref = await writer(fr)
     assert ref is not None
-    fr = dataclasses.replace(
-        fr, headers={**fr.headers, **{f"x-triage-warc-{k}": str(v) for k, v in ref.items()}}
-    )
-    return await store.record_result(claim, "w1", fr, None, evaluation(), ())
+    return await store.record_result(claim, "w1", fr, None, evaluation(), (), evidence=ref)
 
 
 async def test_verify_checks_the_store_references(db_url: str, tmp_path: Path) -> None:  # noqa: F811
@@ -144,7 +140,6 @@ async def test_verify_checks_the_store_references(db_url: str, tmp_path: Path) -
         out = await _flagged_with_evidence(store, writer, "http://127.0.0.1:9/a", HTML)
         hit = await store.get_hit(out.hit_id)
         assert hit is not None and hit.extra["warc"]["warc_file"]
-        assert "x-triage-warc-file" not in str(hit.to_json())  # not kept as a page header
         report = await verify(evidence, store)
         assert report.ok and report.pages == 1
         [path] = list(evidence.glob("*.warc.gz"))

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sys
 from pathlib import Path
 from typing import Any
 
-from crawler.models import Outcome
 from storage import open_store
 from tests.test_store import db_url, evaluation, phone, seeds  # noqa: F401  (fixture)
 
@@ -87,26 +85,21 @@ async def test_a_result_reported_recorded_survives_kill_9(db_url: str) -> None: 
     assert {p.url_id for p in pages.values()} == done
 
 
-async def test_evidence_keyword_and_old_headers_give_the_same_page(db_url: str) -> None:  # noqa: F811
+async def test_evidence_keyword_stores_the_warc_location(db_url: str) -> None:  # noqa: F811
     from tests.test_store import fetched
 
     async with open_store(db_url) as store:
-        await store.add_batch("a", "x", seeds(["https://a.example/1", "https://a.example/2"]), [])
-        first, second = await store.claim("w1", 2, 60)
+        await store.add_batch("a", "x", seeds(["https://a.example/1"]), [])
+        [claim] = await store.claim("w1", 1, 60)
         ref = {"file": "t.warc.gz", "offset": 10, "length": 99, "record_sha256": "ab" * 32}
-        new = await store.record_result(first, "w1", fetched(first, b"one"), None, evaluation(),
+        out = await store.record_result(claim, "w1", fetched(claim, b"one"), None, evaluation(),
                                         (), evidence=ref)
-        old_result = fetched(second, b"two")
-        old_result.headers.update({f"x-triage-warc-{k}": str(v) for k, v in ref.items()})
-        old = await store.record_result(second, "w1", old_result, None, evaluation(), ())
         refs = {e.page_id: e for e in await store.list_evidence()}
         hits = {h.page_id: h for h in await store.list_hits(status=None)}
-    for out in (new, old):
-        assert out.page_id is not None
-        e = refs[out.page_id]
-        assert (e.file, e.offset, e.length, e.record_sha256) == ("t.warc.gz", 10, 99, "ab" * 32)
-        assert hits[out.page_id].extra["warc"]["warc_offset"] == 10
-    assert old_result.outcome is Outcome.FETCHED and hashlib.sha256(b"two").hexdigest()
+    assert out.page_id is not None
+    e = refs[out.page_id]
+    assert (e.file, e.offset, e.length, e.record_sha256) == ("t.warc.gz", 10, 99, "ab" * 32)
+    assert hits[out.page_id].extra["warc"]["warc_offset"] == 10
 
 
 async def test_concurrent_records_each_get_their_own_outcome(db_url: str) -> None:  # noqa: F811
