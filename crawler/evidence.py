@@ -126,9 +126,13 @@ def is_text(content_type: str | None) -> bool:
     return media in TEXT_TYPES
 
 
-def make_sink(directory: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> WarcWriter:
-    """An EvidenceSink for `crawler.pipeline` (`await sink(result)` -> reference dict)."""
-    return WarcWriter(directory, max_bytes)
+def make_sink(
+    directory: str | Path | None, max_bytes: int = DEFAULT_MAX_BYTES
+) -> WarcWriter | None:
+    """An EvidenceSink for `crawler.pipeline` (`await sink(result)` -> reference dict).
+
+    None without a directory: no evidence is written (`--no-evidence`)."""
+    return None if directory is None else WarcWriter(directory, max_bytes)
 
 
 def _sha(data: bytes) -> str:
@@ -149,8 +153,7 @@ def _records(result: FetchResult) -> tuple[bytes, bytes]:
         warc_headers_dict={"WARC-Date": date},
     )
     raw = list(result.raw_headers) or list(result.headers.items())
-    headers = [(k, v) for k, v in raw if k.lower() not in _DROPPED and
-               not k.lower().startswith("x-triage-warc-")]
+    headers = [(k, v) for k, v in raw if k.lower() not in _DROPPED]
     headers += [(f"X-Triage-Orig-{k}", v) for k, v in raw if k.lower() in _DROPPED]
     headers.append(("Content-Length", str(len(result.body))))
     status = int(result.status or 0)

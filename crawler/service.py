@@ -381,6 +381,7 @@ class Service:
 
     async def _worker(self, store: Any, rules: Any, n: int, view: Any) -> None:
         from crawler.api import metrics
+        from crawler.evidence import make_sink
         from crawler.networks import StoreNetwork
         from crawler.pipeline import new_worker_id, run_worker
 
@@ -391,22 +392,11 @@ class Service:
             fetch = FetchSettings.from_env()
         stats = await run_worker(
             store, fetch, rules, worker_id=new_worker_id(n), stop=self.stop,
-            observers=[metrics.observe_processed], evidence=evidence_sink(self.settings),
+            observers=[metrics.observe_processed], evidence=make_sink(self.settings.evidence_dir),
             network=(await StoreNetwork.open(store)).hook(feed=view.index),
             shared_politeness=True, drain_seconds=self.settings.drain_seconds,
         )
         self.stats.append(stats)
-
-
-def evidence_sink(settings: ServiceSettings) -> Any:
-    if settings.evidence_dir is None:
-        return None
-    try:
-        from crawler.evidence import make_sink
-    except ImportError:
-        log.warning("evidence_unavailable", reason="crawler.evidence has no make_sink")
-        return None
-    return make_sink(settings.evidence_dir)
 
 
 class _Server:

@@ -172,7 +172,9 @@ async def _crawl(
         remaining = counts.get("queued", 0) + counts.get("fetching", 0)
         stop = asyncio.Event()
         _install_stop_handlers(stop)
-        evidence = _evidence_sink(evidence_dir)
+        from crawler.evidence import make_sink
+
+        evidence = make_sink(evidence_dir)
         from crawler.networks import StoreNetwork
 
         network = await StoreNetwork.open(store)  # state in the store: nothing rebuilt
@@ -193,14 +195,6 @@ async def _crawl(
         hits = [h.to_json() for h in await store.list_hits(status="pending", limit=top)]
         final_counts = await store.counts()
     return stats, hits, final_counts
-
-
-def _evidence_sink(evidence_dir: Path | None) -> Any:
-    if evidence_dir is None:
-        return None
-    from crawler.evidence import make_sink
-
-    return make_sink(evidence_dir)
 
 
 EvidenceDirOption = Annotated[
