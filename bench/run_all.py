@@ -8,6 +8,7 @@ remaining budget is skipped and says so):
   bench/crawl_compare.py   triage vs Scrapy vs the bare aiohttp loop (+ the httpx transports)
   bench/rescan_bench.py    triage rescan pages/s per core with the shipped packs
   bench/frontier_bench.py  ingest + watched crawl (scaled down: see the constants below)
+  bench/stages_bench.py    CPU ms per page of each analysis stage (extract ... store), start-up
   bench/rules_bench.py, bench/enqueue_bench.py, bench/network_bench.py   when present (their
                            own output; each gets what is left of the budget, at most 100 s)
 Figures are quoted as ratios against the baselines run in the same command.
@@ -33,10 +34,10 @@ from bench.harness import PYTHON, ROOT, bin_path, machine
 
 BENCH = ROOT / "bench"
 # Scaled-down defaults so the whole run fits 10 minutes on 2 cores (see bench/README.md).
-CRAWL_PAGES, CRAWL_ROUNDS, CRAWL_BUDGET = 1000, 3, 200
-RESCAN_PAGES = 1000
-FRONTIER_URLS, FRONTIER_CRAWL, FRONTIER_BUDGET = 100_000, 3000, 150
-OTHERS = ("rules_bench.py", "enqueue_bench.py", "network_bench.py")
+CRAWL_PAGES, CRAWL_ROUNDS, CRAWL_BUDGET = 2000, 3, 220
+RESCAN_PAGES = 2000
+FRONTIER_URLS, FRONTIER_CRAWL, FRONTIER_BUDGET = 100_000, 10_000, 150
+OTHERS = ("stages_bench.py", "rules_bench.py", "enqueue_bench.py", "network_bench.py")
 
 
 class Budget:
