@@ -425,7 +425,6 @@ for _k, _v in _LEET_PAIRS.items():
 
 
 LEET_BYTES = bytes(ord(LEET_TABLE[i]) for i in range(128)) + bytes(range(128, 256))
-_LEET_NON_ASCII = re.compile("[" + "".join(k for k in _LEET_PAIRS if not k.isascii()) + "]")
 
 
 def _leet_view(view: View) -> View:
@@ -433,17 +432,29 @@ def _leet_view(view: View) -> View:
     unchanged): the same text as `leet_reference(view.text)`, faster. The ASCII characters are
     mapped on the UTF-8 bytes (`bytes.translate`, leaving the bytes of other characters
     alone), then each non-ASCII look-alike present is replaced; the new view keeps the UTF-8."""
+    chars = view.nonascii
+    if chars is None:  # text folded by the table path (dense non-ASCII): translate it all
+        return View(_leet_text(view.text), view.maps)
     data = view.utf8().data
     out = data.translate(LEET_BYTES)
     if len(data) != len(view.text):
-        chars = view.nonascii
-        if chars is None:
-            chars = frozenset(_LEET_NON_ASCII.findall(view.text))
         for c in chars:
             v = _LEET_PAIRS.get(c)
             if v is not None:
                 out = out.replace(c.encode("utf-8"), v.encode("utf-8"))
     return View(out.decode("utf-8"), view.maps, [Utf8("", out)])
+
+
+_NON_ASCII_SPLIT = re.compile(r"([^\x00-\x7f]+)")
+
+
+def _leet_text(text: str) -> str:
+    """leet_reference(text), with mostly-ASCII text translated piecewise: `str.translate`
+    has a fast path for ASCII strings only, and a character beyond the table costs a caught
+    IndexError."""
+    if text.isascii() or (len(text.encode("utf-8")) - len(text)) * SPARSE >= len(text):
+        return text.translate(LEET_TABLE)
+    return "".join([piece.translate(LEET_TABLE) for piece in _NON_ASCII_SPLIT.split(text)])
 
 
 def leet_reference(text: str) -> str:
