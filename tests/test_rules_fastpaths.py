@@ -7,6 +7,7 @@ property-style.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crawler.models import Document
 from crawler.rules import RuleSet, load_ruleset
 from crawler.rules.condition import parse_condition
 from crawler.rules.normalize import (
@@ -258,3 +260,42 @@ def test_literal_scan_does_not_trust_an_empty_set_result(shipped: RuleSet) -> No
             assert (set(found), got) == want
             if key == ViewKey() and scope == "body":
                 assert found  # the text does hold pack literals
+
+
+# ---------------------------------------------------------------------------- joined scopes
+
+_LEETISH = ["u.s.d.t", "b-t-c", "b i t c o i n", "c r y p t o", "p4ssp0rt", "dr1v3r", "0nly", "$"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_joined_scope_check_changes_no_evaluation(shipped: RuleSet, data: st.DataObject) -> None:
+    assert shipped._joint  # the shipped packs use leet: the check is in use
+    words = [*_pack_words(shipped), *_LEETISH]
+    title, body, contact = (data.draw(_texts(words)) for _ in range(3))
+    doc = Document(url="https://x.test/", title=title, body=body, contact=contact, language="en")
+    joined = shipped.evaluate(doc)
+    plain = copy.copy(shipped)
+    plain._joint = frozenset()
+    assert plain.evaluate(doc) == joined
+
+
+@pytest.mark.parametrize(
+    ("body", "leet_evidence"),
+    [
+        ("Payment only in u.s.d.t, no cash accepted. Deposit first.", True),
+        ("pay in b-i-t-c-o-i-n only, no cash", True),
+        ("Only crypt0 payment, u s d t, deposit before meeting", True),
+        ("Call me for booking, photos real", False),  # nothing in the leet form
+    ],
+)
+def test_joined_scope_check_keeps_leet_evidence(
+    shipped: RuleSet, body: str, leet_evidence: bool
+) -> None:
+    doc = Document(url="", title="New girls", body=body, contact="t.me/someone")
+    plain = copy.copy(shipped)
+    plain._joint = frozenset()
+    want = plain.evaluate(doc)
+    assert shipped.evaluate(doc) == want
+    leet = {"u.s.d.t", "b-i-t-c-o-i-n", "crypt0", "u s d t"}
+    assert any(s.text in leet for i in want.indicators for s in i.spans) == leet_evidence

@@ -28,7 +28,9 @@ from crawler.rules.prefilter import (
     build_plans,
     confirm,
     find_all,
+    joinable,
     needed_masks,
+    nothing_in_any,
     scan_literals,
 )
 from crawler.rules.scoring import score_indicators
@@ -199,6 +201,12 @@ class RuleSet:
             s for s in SCOPES if any(s in plan.scopes for plan in self._plans.values())
         )
         self._always = tuple(ri for ri in active if self._rules[ri].always)
+        # derived text forms (leet, digits) rarely match: all scopes are checked in one pass
+        self._joint = frozenset(
+            key
+            for key, plan in self._plans.items()
+            if key != _FOLDED and plan.gate is None and joinable(plan, refs)
+        )
         self._need = needed_masks(refs)
         # regexes per scope, and those limited to languages (what _applies() decides, in bulk)
         self._regex_in: dict[str, frozenset[int]] = {
@@ -278,14 +286,20 @@ class RuleSet:
         """Every match: ((slot, pattern index) of each pattern, scope, where they match)."""
         lang = _lang(doc)
         out: list[tuple[tuple[tuple[int, int], ...], str, Occurrences]] = []
+        by_scope: list[tuple[str, Views]] = []
         for scope in self._scopes:
             text = doc.text(scope)  # type: ignore[arg-type]
-            if not text:
-                continue
-            views = Views(text)
-            for key, plan in self._plans.items():
-                if scope not in plan.scopes:
-                    continue
+            if text:
+                by_scope.append((scope, Views(text)))
+        for key, plan in self._plans.items():
+            in_plan = [(scope, views) for scope, views in by_scope if scope in plan.scopes]
+            if (
+                key in self._joint
+                and len(in_plan) > 1
+                and nothing_in_any(plan, [views.get(key) for _, views in in_plan])
+            ):
+                continue  # one pass over all scopes at once: no pattern of this form occurs
+            for scope, views in in_plan:
                 if plan.gate is not None and not plan.gate.Match(views.get(_FOLDED).utf8().data):
                     continue  # nothing in the case-folded text: the cased view cannot match
                 view = views.get(key)

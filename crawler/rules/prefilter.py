@@ -427,6 +427,41 @@ def scan_literals_reference(
     return found, {gid for gid, mask in masks.items() if mask == need[gid]}
 
 
+_ANCHORS = ("^", "$", "\\A", "\\z", "\\Z")
+
+
+def joinable(plan: ViewPlan, refs: list[PatternRef]) -> bool:
+    """Can `nothing_in_any` decide for this plan? Not when a regex without atoms has an anchor
+    (`^` matches at the start of each scope's text, not in the middle of the joined text)."""
+    return not any(
+        any(a in refs[gid].pattern.regex_source for a in _ANCHORS) for gid in plan.unfiltered
+    )
+
+
+def nothing_in_any(plan: ViewPlan, views: list[View]) -> bool:
+    """True when none of the plan's patterns can match in any of the views: one RE2 pass of
+    the literal set and of the sets holding the regexes without atoms over the views' texts
+    joined by newlines. No view text holds a newline (folding turns whitespace into spaces)
+    and no literal does, so a literal in any view is in the joined text; a regex without
+    anchors (see `joinable`) that matches in a view matches the same characters there, as a
+    newline counts as a non-word character like the text's ends. Extra matches across the
+    joins only mean the views are then scanned one by one."""
+    data = b"\n".join(v.utf8().data for v in views)
+    if plan.words is not None:
+        if plan.words.Match(data):
+            return False
+        text = "\n".join(v.text for v in views)
+        if next(plan.automaton.iter(text), None) is not None:
+            return False  # the set said nothing: its DFA may have run out of memory
+    unfiltered = set(plan.unfiltered)
+    for index in sorted({plan.chunk_of[g] for g in unfiltered}):
+        chunk = plan.chunks[index]
+        for i in chunk.regex_set.Match(data) or ():
+            if not unfiltered.isdisjoint(chunk.gids[i]):
+                return False
+    return True
+
+
 def find_all(regex: Any, view: View) -> list[tuple[int, int]]:
     """Where `regex` matches in the view text (character offsets, at most MAX_MATCHES).
 
