@@ -171,3 +171,15 @@ async def test_concurrent_workers_count_every_page_once(db_url: str,  # noqa: F8
         link = await a.add_document("https://ads.example/last", "Vera – Wien", "", [p])
     [ind] = link.indicators
     assert "on 21 pages: 21 names" in ind.note and "2 countries (AT, DE)" in ind.note
+
+
+async def test_the_hook_also_feeds_an_in_memory_view(db_url: str,  # noqa: F811
+) -> None:
+    p = phone("+4915100000001")
+    view = NetworkIndex()
+    async with open_store(db_url) as store:
+        hook = (await StoreNetwork.open(store)).hook(feed=view)
+        for n in (1, 2):
+            await hook(doc(n, f"Ann{'ab'[n - 1]} – Berlin"), [p])
+    [net] = view.networks()
+    assert net.size == 2 and [e.value for e in net.entities] == ["+4915100000001"]
