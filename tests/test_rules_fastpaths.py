@@ -67,10 +67,12 @@ def _check_scan(rs: RuleSet, text: str, lang: str | None) -> None:
             continue
         view = views.get(key)
         for scope in sorted(plan.scopes):
-            want_found, want_candidates = scan_literals_reference(
-                plan, view.text, rs._need, scope, lang
-            )
-            for dense in (10**9, 0):  # RE2 set + find, and the automaton path for dense text
+            # RE2 set + find (every atom set), and the automaton path for dense text (the
+            # atom sets worth scanning there)
+            for dense, need in ((10**9, rs._need), (0, plan.need_automaton)):
+                want_found, want_candidates = scan_literals_reference(
+                    plan, view.text, need, scope, lang
+                )
                 found: list[LiteralEntry] = []
                 candidates = scan_literals(plan, view, rs._need, scope, lang, found, dense)
                 assert set(found) == want_found, (key, scope, dense)
@@ -254,7 +256,7 @@ def test_literal_scan_does_not_trust_an_empty_set_result(shipped: RuleSet) -> No
         view = views.get(key)
         blind = dataclasses.replace(plan, words=_SetOutOfMemory())
         for scope in sorted(plan.scopes):
-            want = scan_literals_reference(plan, view.text, shipped._need, scope, "en")
+            want = scan_literals_reference(plan, view.text, plan.need_automaton, scope, "en")
             found: list[LiteralEntry] = []
             got = scan_literals(blind, view, shipped._need, scope, "en", found)
             assert (set(found), got) == want

@@ -16,7 +16,8 @@ strings that actually occur, so it barely grows with the number of rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ import ahocorasick
 import re2
 
 from crawler.rules.normalize import View, ViewKey
-from crawler.rules.patterns import CompiledPattern
+from crawler.rules.patterns import MIN_ATOM, CompiledPattern
 
 MAX_MATCHES = 1000  # per pattern per scope; a pathological page cannot blow up memory
 CHUNK = 64  # regexes per re2.Set (bigger sets are faster but risk RE2's DFA memory budget)
@@ -102,6 +103,9 @@ class ViewPlan:
     chunks: tuple[RegexChunk, ...] = ()  # every regex of this view, in re2.Sets
     chunk_of: dict[int, int] = field(default_factory=dict)  # regex gid -> chunk index
     gate: Any = None  # cased views: case-insensitive re2.Set run on the folded view first
+    # regex gid -> the atom-set bits the automaton path needs (sets worth scanning, see
+    # _worth_scanning; the RE2 set path needs every set: `needed_masks`)
+    need_automaton: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +117,12 @@ class RegexChunk:
 
 
 def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
+    refs = list(refs)
+    refs_key = {ref.gid: ref.pattern.key for ref in refs}
     words: dict[ViewKey, dict[str, tuple[list[tuple[int, Any]], list[tuple[int, int]]]]] = {}
     unfiltered: dict[ViewKey, list[int]] = {}
     nsets: dict[int, int] = {}  # regex gid -> number of atom sets
+    scanned: dict[int, int] = {}  # regex gid -> bits of its sets worth scanning
     scopes: dict[ViewKey, set[str]] = {}
     for ref in refs:
         p = ref.pattern
@@ -127,6 +134,8 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
             )
         elif p.atoms is not None:
             nsets[ref.gid] = len(p.atoms)
+            worth = _worth_scanning(p.atoms)
+            scanned[ref.gid] = sum(1 << k for k, a in enumerate(p.atoms) if a in worth)
             for k, atom_set in enumerate(p.atoms):
                 for atom in atom_set:
                     table.setdefault(atom, ([], []))[1].append((ref.gid, 1 << k))
@@ -151,7 +160,9 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
         if values:
             automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
             for value in values:
-                automaton.add_word(value[1], value)
+                # 3-character atoms of regexes with longer ones are left out of the automaton
+                if value[2] or any(bit & scanned[gid] for gid, bit in value[3]) or value[7]:
+                    automaton.add_word(value[1], value)
             automaton.make_automaton()
         plans[key] = ViewPlan(
             key=key,
@@ -160,6 +171,7 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
             values=tuple(values),
             automaton=automaton,
             unfiltered=tuple(unfiltered.get(key, ())),
+            need_automaton={gid: bits for gid, bits in scanned.items() if refs_key[gid] == key},
         )
     return plans
 
@@ -182,6 +194,16 @@ def _literal_set(words: list[str]) -> Any:
 def needed_masks(refs: list[PatternRef]) -> list[int]:
     """Per gid: the atom-set bits scan_literals must see before the regex is worth running."""
     return [(1 << len(r.pattern.atoms)) - 1 if r.pattern.atoms else -1 for r in refs]
+
+
+def _worth_scanning(atoms: tuple[frozenset[str], ...]) -> tuple[frozenset[str], ...]:
+    """The atom sets the automaton path looks for: 3-character atoms ("the", "our", "age")
+    occur hundreds of times per page and every occurrence costs a step of its scan loop, so
+    they are used only when a regex has no set of longer atoms. (Fewer sets only means the
+    regex is confirmed by its re2.Set more often; which pages match does not change.) The RE2
+    set path uses every set: an occurrence costs it nothing."""
+    longer = tuple(s for s in atoms if min(len(a) for a in s) > MIN_ATOM)
+    return longer or atoms
 
 
 def _entries(word: str, lits: list[tuple[int, Any]]) -> tuple[LiteralEntry, ...]:
@@ -233,17 +255,7 @@ def attach_sets(plans: dict[ViewKey, ViewPlan], refs: list[PatternRef]) -> dict[
         unfiltered = [refs[gid].pattern.regex_source for gid in plan.unfiltered]
         if key.cased and plan.words is None and unfiltered and all(s.isascii() for s in unfiltered):
             gate = _regex_set(unfiltered, cased=False)
-        out[key] = ViewPlan(
-            plan.key,
-            plan.scopes,
-            plan.words,
-            plan.values,
-            plan.automaton,
-            plan.unfiltered,
-            tuple(chunks),
-            chunk_of,
-            gate,
-        )
+        out[key] = dataclasses.replace(plan, chunks=tuple(chunks), chunk_of=chunk_of, gate=gate)
     return out
 
 
@@ -287,7 +299,7 @@ def scan_literals(
     if not present or len(present) > dense:
         # nothing found: cheap to confirm with the automaton (no hits to walk), and RE2
         # reports a set whose DFA ran out of memory only as "no match", never partly
-        return _scan_automaton(plan.automaton, view.text, need, scope, lang, found)
+        return _scan_automaton(plan, view.text, scope, lang, found)
     masks: dict[int, int] = {}
     single: set[int] = set()
     n = len(data)
@@ -353,15 +365,16 @@ def _word_char_at(data: bytes, j: int) -> bool:
 
 
 def _scan_automaton(
-    automaton: Any, text: str, need: list[int], scope: str, lang: str | None,
-    found: list[LiteralEntry],
-) -> set[int]:  # fmt: skip
+    plan: ViewPlan, text: str, scope: str, lang: str | None, found: list[LiteralEntry]
+) -> set[int]:
     """scan_literals for texts where many strings occur: one Aho-Corasick pass; a string is
     retired after the occurrence that settles all its entries."""
+    automaton = plan.automaton
+    need = plan.need_automaton
     masks: dict[int, int] = {}
     single: set[int] = set()
     n = len(text)
-    done = bytearray(len(automaton))
+    done = bytearray(len(plan.values))
     pending: dict[int, tuple[LiteralEntry, ...]] = {}
     for end, value in automaton.iter(text):
         vid = value[0]
@@ -403,15 +416,16 @@ def _scan_automaton(
         else:
             found.extend(entries)
         done[vid] = 1
-    single.update(gid for gid, mask in masks.items() if mask == need[gid])
+    single.update(gid for gid, mask in masks.items() if mask & need[gid] == need[gid])
     return single
 
 
 def scan_literals_reference(
-    plan: ViewPlan, text: str, need: list[int], scope: str, lang: str | None
+    plan: ViewPlan, text: str, need: Sequence[int] | dict[int, int], scope: str, lang: str | None
 ) -> tuple[set[LiteralEntry], set[int]]:
-    """What scan_literals must find, by brute force (every entry and atom searched on its own);
-    for tests."""
+    """What scan_literals must find, by brute force (every entry and atom searched on its own):
+    with `need` from needed_masks for the RE2 set path, plan.need_automaton for the automaton
+    path; for tests."""
     found: set[LiteralEntry] = set()
     masks: dict[int, int] = {}
     for _vid, word, entries, regs, _by_scope, _langs, _utf8, single, _size in plan.values:
@@ -424,7 +438,7 @@ def scan_literals_reference(
                 continue
             if entry.find(text):
                 found.add(entry)
-    return found, {gid for gid, mask in masks.items() if mask == need[gid]}
+    return found, {gid for gid, mask in masks.items() if mask & need[gid] == need[gid]}
 
 
 _ANCHORS = ("^", "$", "\\A", "\\z", "\\Z")
