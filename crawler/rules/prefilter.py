@@ -273,6 +273,7 @@ def confirm(plan: ViewPlan, candidates: set[int], view: View) -> set[int]:
     return confirmed
 
 
+PROBE = 4096  # bytes of a long text probed first for its density
 DENSE = 200  # strings occurring in one text above which the automaton pass is cheaper
 
 # ASCII bytes that are word characters (str.isalnum() or "_")
@@ -295,6 +296,9 @@ def scan_literals(
     text, so the Aho-Corasick automaton walks it once instead (same result).
     """
     data = view.utf8().data
+    if len(data) > 4 * PROBE and len(plan.words.Match(data[:PROBE]) or ()) > dense // 2:
+        # a long text dense in pack strings from its start: skip the set pass over all of it
+        return _scan_automaton(plan, view.text, scope, lang, found)
     present = plan.words.Match(data)
     if not present or len(present) > dense:
         # nothing found: cheap to confirm with the automaton (no hits to walk), and RE2
