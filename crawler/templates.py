@@ -22,9 +22,12 @@ import re
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+
+if TYPE_CHECKING:
+    from datasketch import MinHash, MinHashLSH
 
 DEFAULT_THRESHOLD = 0.8
 DEFAULT_NUM_PERM = 64
@@ -266,11 +269,9 @@ class TemplateIndex:
         self.max_representatives = max_representatives
         # The LSH bands are tuned below the threshold and weighted against misses: a candidate
         # costs one signature comparison, a missed neighbour costs a split template.
-        self._lsh = MinHashLSH(threshold=max(0.1, threshold - LSH_SLACK), num_perm=num_perm,
-                               weights=(0.3, 0.7))
-        proto = MinHash(num_perm=num_perm, seed=1, hashfunc=zlib.crc32)
-        self._permutations = proto.permutations
-        self._scheme = proto.scheme
+        self._lsh_params = _lsh_params(threshold, num_perm)
+        self._lsh_index: MinHashLSH | None = None  # built on first in-memory use (datasketch)
+        self._permutations = _affine32_permutations(num_perm, seed=1)
         self._signatures: dict[int, np.ndarray] = {}  # representatives only
         self._parent: dict[int, int] = {}
         self._size: dict[int, int] = {}
@@ -284,8 +285,10 @@ class TemplateIndex:
         values = self.sketch(text, mask)
         if values is None:
             return None
+        from datasketch import MinHash
+
         return MinHash(num_perm=self.num_perm, hashvalues=values, permutations=self._permutations,
-                       scheme=self._scheme, hashfunc=zlib.crc32)
+                       scheme="affine32", hashfunc=zlib.crc32)
 
     def sketch(self, text: str, mask: Iterable[str] = ()) -> np.ndarray | None:
         """The signature's hash values (uint32; what the store keeps), or None (too short).
@@ -305,11 +308,20 @@ class TemplateIndex:
         """LSH band keys of a signature (signed 64-bit, band number folded in): two pages share
         a key when one band of their signatures is equal (the store's LSH, storage/netstate.py).
         """
-        b, r = self._lsh.b, self._lsh.r
+        b, r = self._lsh_params
         rows = sig[: b * r].astype(np.uint64).reshape(b, r)
         with np.errstate(over="ignore"):
             keys = (rows * _BAND_MULT[:r]).sum(axis=1, dtype=np.uint64) + _BAND_SALT[:b]
         return [int(k) for k in keys.view(np.int64)]
+
+    @property
+    def _lsh(self) -> MinHashLSH:
+        """The in-memory LSH (NetworkIndex); the crawl's store-backed network needs only bands."""
+        if self._lsh_index is None:
+            from datasketch import MinHashLSH
+
+            self._lsh_index = MinHashLSH(num_perm=self.num_perm, params=self._lsh_params)
+        return self._lsh_index
 
     def find(self, page_id: int) -> int:
         """The cluster id of a known page (its own id when it is not known)."""
@@ -359,3 +371,27 @@ class TemplateIndex:
     def add(self, page_id: int, text: str, mask: Iterable[str] = ()) -> int:
         """Add a page; returns its template cluster id (see `match` for merges)."""
         return self.match(page_id, text, mask).cluster_id
+
+
+# datasketch's choices, computed without importing it at crawl time: `import datasketch` pulls
+# in scipy (~0.4-0.7 s of start-up) for LSH parameter optimisation. Tests check both against it.
+_KNOWN_LSH_PARAMS = {(DEFAULT_THRESHOLD, DEFAULT_NUM_PERM): (10, 6)}
+
+
+def _lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) that datasketch's MinHashLSH picks for the candidate threshold."""
+    known = _KNOWN_LSH_PARAMS.get((threshold, num_perm))
+    if known is not None:
+        return known
+    from datasketch.lsh import _optimal_param
+
+    b, r = _optimal_param(max(0.1, threshold - LSH_SLACK), num_perm, 0.3, 0.7)
+    return int(b), int(r)
+
+
+def _affine32_permutations(num_perm: int, seed: int) -> np.ndarray:
+    """datasketch MinHash(seed=seed, scheme="affine32").permutations, bit for bit."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return np.array([a, b])

@@ -142,3 +142,36 @@ def test_url_marker_finder_is_the_case_folding_search() -> None:
         for start in range(len(text) + 1):
             hit = marker.search(text, start)
             assert _find_url_marker(text, start) == (hit.start() if hit else -1), (text, start)
+
+
+def test_crawl_time_parameters_equal_datasketchs_without_importing_it() -> None:
+    """The permutations and LSH bands templates.py computes itself (so `triage crawl` does not
+    import datasketch and scipy) are exactly what datasketch would use."""
+    from datasketch import MinHash, MinHashLSH
+
+    from crawler.templates import (
+        DEFAULT_NUM_PERM,
+        DEFAULT_THRESHOLD,
+        LSH_SLACK,
+        _affine32_permutations,
+        _lsh_params,
+    )
+
+    for num_perm in (DEFAULT_NUM_PERM, 128):
+        proto = MinHash(num_perm=num_perm, seed=1, hashfunc=zlib.crc32)
+        assert proto.scheme == "affine32"
+        assert np.array_equal(proto.permutations, _affine32_permutations(num_perm, seed=1))
+    for threshold, num_perm in ((DEFAULT_THRESHOLD, DEFAULT_NUM_PERM), (0.6, 64), (0.9, 128)):
+        lsh = MinHashLSH(threshold=max(0.1, threshold - LSH_SLACK), num_perm=num_perm,
+                         weights=(0.3, 0.7))
+        assert _lsh_params(threshold, num_perm) == (lsh.b, lsh.r)
+
+
+def test_importing_the_network_code_does_not_import_datasketch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, crawler.networks, storage.netstate; "
+            "print('datasketch' in sys.modules, 'scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
