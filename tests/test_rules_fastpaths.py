@@ -228,7 +228,7 @@ _CONDITIONS = [
 ]  # fmt: skip
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(data=st.data())
 def test_condition_closures_equal_tree_evaluation(shipped: RuleSet, data: st.DataObject) -> None:
     conds = [r.condition for r in shipped.compiled()]
