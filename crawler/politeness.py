@@ -112,9 +112,10 @@ class HostSlot:
                     wait = max(self._last_departure + self.interval, self.blocked_until) - now
                     if wait > 0:
                         await asyncio.sleep(wait)
-                    if pace is not None:
+                    if pace is not None and self.interval > 0:
                         # reserve the cross-worker slot last, right before departure: any wait
                         # between reserving and sending would let workers' requests bunch up
+                        # (no rate limit, nothing to share: no store round trip per request)
                         extra = await pace(self.host, self.interval)
                         if extra > 0:
                             await asyncio.sleep(extra)

@@ -207,6 +207,22 @@ async def test_cross_worker_pace_hook_is_asked_before_each_request(site: Loopbac
     assert time.monotonic() - started >= 0.3
 
 
+async def test_no_rate_limit_means_no_cross_worker_pacing_round_trip(
+    site: LoopbackSite,
+) -> None:
+    site.route("/a", "<p>a</p>")
+    calls: list[tuple[str, float]] = []
+
+    async def pace(host: str, interval: float) -> float:
+        calls.append((host, interval))
+        return 0.0
+
+    async with Fetcher(settings(per_host_rps=0), pace=pace) as f:
+        r = await f.fetch(site.url("/a"))
+    assert r.outcome is Outcome.FETCHED
+    assert calls == []  # per-host rate 0 lifts the limit: nothing to reserve in the store
+
+
 def test_retry_after_forms() -> None:
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now_epoch=1445412470.0) == 10.0
