@@ -142,6 +142,8 @@ class Pipeline:
                 if 200 <= result.status < 300:
                     try:
                         document, entities, evaluation = await self._analyse(result)
+                    except _NetworkStateUnavailable:
+                        raise  # like a failing record_result: the lease expires, tried again
                     except Exception as exc:  # a bug in analysis must not lose the URL
                         log.exception("analysis_failed")
                         result = _failed(
@@ -204,7 +206,12 @@ class Pipeline:
         extra: Sequence[Indicator] = ()
         linked = False
         if self.network is not None:
-            extra, linked = await self.network(document, entities)
+            try:
+                extra, linked = await self.network(document, entities)
+            except Exception as exc:
+                if _database_error(exc):
+                    raise _NetworkStateUnavailable(repr(exc)) from exc
+                raise
         evaluation = self.rules.current.evaluate(
             document, entities, extra_indicators=extra, linked_to_flagged_network=linked
         )
@@ -221,6 +228,21 @@ class Pipeline:
         links = [u for u in document.links if should_follow(claim.url, u, depth)]
         if links:
             await self.store.enqueue_discovered(claim, links, depth)
+
+
+class _NetworkStateUnavailable(Exception):
+    """The store behind the network hook failed: not the page's fault, so not its outcome."""
+
+
+def _database_error(exc: BaseException) -> bool:
+    """sqlite3/psycopg errors, the store's own, or the connection (OS) failing under them."""
+    import sqlite3
+
+    from crawler.errors import StoreError
+
+    if isinstance(exc, sqlite3.Error | StoreError | OSError):
+        return True
+    return type(exc).__module__.split(".")[0] in {"psycopg", "psycopg_pool"}
 
 
 def _transient(result: FetchResult) -> bool:

@@ -109,3 +109,46 @@ async def test_links_are_not_followed_by_default(site: LoopbackSite, tmp_path: P
         await run_worker(store, settings(), RuleHolder(RULES), idle_exit=True)
         assert len(await store.list_urls()) == 1
     assert site.paths().count("/a") == 0
+
+
+async def test_a_failing_network_store_is_not_recorded_as_the_pages_outcome(
+    site: LoopbackSite, tmp_path: Path
+) -> None:
+    """A database error behind the network hook is the store's failure, like a failing
+    record_result: the URL is not finished with an analysis failure; its lease stays, expires
+    and the URL is fetched again. A bug in the hook (not a database error) stays `extract`."""
+    import sqlite3
+    from collections.abc import Sequence
+
+    from crawler.fetch import Fetcher
+    from crawler.models import Document, Entity, Indicator
+    from crawler.pipeline import Pipeline
+
+    url = site.route("/ad", "<p>text my driver</p>")
+
+    async def locked(doc: Document, entities: Sequence[Entity]) -> tuple[list[Indicator], bool]:
+        raise sqlite3.OperationalError("database is locked")
+
+    async def buggy(doc: Document, entities: Sequence[Entity]) -> tuple[list[Indicator], bool]:
+        raise ValueError("a bug")
+
+    async with open_store(tmp_path / "t.db") as store, Fetcher(settings()) as fetcher:
+        await store.add_batch("s.txt", "0" * 64, [Seed(url, "s.txt", 1)], [])
+        [claim] = await store.claim("w:1:0", 1, 60)
+        pipeline = Pipeline(store, fetcher, RuleHolder(RULES), worker_id="w:1:0",
+                            network=locked)
+        try:
+            await pipeline.process(claim)
+        except Exception as exc:
+            assert "database is locked" in repr(exc.__cause__)
+        else:
+            raise AssertionError("a database error was recorded as the page's outcome")
+        [record] = await store.list_urls()
+        assert record.state == "fetching"  # still leased: retried once the lease expires
+        await store.release("w:1:0", [claim.url_id])
+        [claim] = await store.claim("w:1:0", 1, 60)
+        pipeline.network = buggy
+        await pipeline.process(claim)
+        [record] = await store.list_urls()
+        assert record.state == "failed" and record.reason == "extract"
+        assert "a bug" in (record.detail or "")
