@@ -17,9 +17,11 @@ rather than half of it silently skipped.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,7 @@ MAX_LINE_CHARS = MAX_URL_LENGTH + 1024  # room for a label and a comment
 MAX_LABEL_CHARS = 500
 _COMMENT = re.compile(r"\s+#.*$")
 _SCHEME_ANYWHERE = re.compile(r"https?://", re.IGNORECASE)
+_READ_BLOCK = 1 << 20
 
 
 @dataclass(slots=True)
@@ -90,45 +93,142 @@ def parse_seed_text(text: str, source: str) -> SeedFile:
     if text.startswith("\ufeff"):
         text = text[1:]
     seen: set[str] = set()
-    url_column: int | None = None
-    label_column: int | None = None
-    header_seen = False
+    parser = _LineParser(source)
     for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.rstrip("\r")
+        item = parser.feed(number, raw.rstrip("\r"))
+        if item is None:
+            continue
+        if isinstance(item, SeedReject):
+            result.rejects.append(item)
+            continue
+        if item.url in seen:
+            result.duplicates += 1
+            continue
+        seen.add(item.url)
+        result.seeds.append(item)
+    result.form = parser.form
+    return result
+
+
+class _LineParser:
+    """One line at a time: a Seed, a SeedReject, or None (blank, comment, CSV header)."""
+
+    __slots__ = ("_header_seen", "_label_column", "_url_column", "form", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.form = "lines"
+        self._url_column: int | None = None
+        self._label_column: int | None = None
+        self._header_seen = False
+
+    def feed(self, number: int, line: str) -> Seed | SeedReject | None:
+        source = self.source
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
-            continue
+            return None
         if len(line) > MAX_LINE_CHARS:
-            result.rejects.append(
-                SeedReject(source, number, line[:200], f"line too long ({len(line)} characters)")
-            )
-            continue
-        if not header_seen:
-            header_seen = True
+            return SeedReject(source, number, line[:200], f"line too long ({len(line)} characters)")
+        if not self._header_seen:
+            self._header_seen = True
             columns = _csv_header(stripped)
             if columns is not None:
-                url_column, label_column = columns
-                result.form = "csv"
-                continue
-        if url_column is not None:
-            parsed = _csv_row(stripped, url_column, label_column)
+                self._url_column, self._label_column = columns
+                self.form = "csv"
+                return None
+        if self._url_column is not None:
+            parsed = _csv_row(stripped, self._url_column, self._label_column)
             if isinstance(parsed, str):
-                result.rejects.append(SeedReject(source, number, stripped, parsed))
-                continue
+                return SeedReject(source, number, stripped, parsed)
             candidate, label = parsed
         else:
             candidate, label = _COMMENT.sub("", stripped), None
         try:
             url = _seed_url(candidate)
         except InvalidURL as exc:
-            result.rejects.append(SeedReject(source, number, stripped, exc.reason))
-            continue
-        if url in seen:
-            result.duplicates += 1
-            continue
-        seen.add(url)
-        result.seeds.append(Seed(url=url, source=source, line=number, label=label))
-    return result
+            return SeedReject(source, number, stripped, exc.reason)
+        return Seed(url=url, source=source, line=number, label=label)
+
+
+@dataclass(slots=True)
+class SeedStream:
+    """A seed file parsed lazily, for ingest with flat memory (`triage submit`).
+
+    `open_seed_stream` has already checked the whole file (size, UTF-8, no NUL) and hashed it;
+    `seeds()` reads it again line by line and yields each accepted Seed, appending bad lines to
+    `rejects` as it goes (so `rejects` is complete only once `seeds()` is exhausted). Repeats
+    within the file are NOT dropped here: the store counts them as duplicates when it meets the
+    URL a second time, so the receipt's duplicate count is the same as with `read_seed_file`.
+    If the file's bytes change between the check and the read, `seeds()` raises SeedError at the
+    end (inside the store's transaction, so nothing of the batch is kept).
+    """
+
+    source: str
+    sha256: str
+    path: Path
+    rejects: list[SeedReject] = field(default_factory=list)
+    form: str = "lines"
+
+    def seeds(self) -> Iterator[Seed]:
+        self.rejects.clear()
+        parser = _LineParser(self.source)
+        digest = hashlib.sha256()
+        try:
+            with self.path.open("rb") as fh:
+                for number, raw in enumerate(fh, start=1):
+                    digest.update(raw)
+                    text = raw.decode("utf-8")
+                    if number == 1:
+                        text = text.removeprefix("\ufeff").removeprefix("\ufeff")
+                    item = parser.feed(number, text.removesuffix("\n").rstrip("\r"))
+                    if item is None:
+                        continue
+                    if isinstance(item, SeedReject):
+                        self.rejects.append(item)
+                    else:
+                        yield item
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SeedError(f"{self.path}: seed file changed while being read: {exc}") from exc
+        self.form = parser.form
+        if digest.hexdigest() != self.sha256:
+            raise SeedError(f"{self.path}: seed file changed while being read; submit it again")
+
+
+def open_seed_stream(path: Path, *, source: str | None = None) -> SeedStream:
+    """Check and hash a seed file in one streaming pass (same SeedErrors as `read_seed_file`)."""
+    name = source if source is not None else path.name
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    bad = False
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SeedError(f"{path}: seed file too large ({size} bytes, at most {MAX_FILE_BYTES})")
+        with path.open("rb") as fh:
+            while block := fh.read(_READ_BLOCK):
+                digest.update(block)
+                if b"\x00" in block:
+                    bad = True
+                    break
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    bad = True
+                    break
+            if not bad:
+                try:
+                    decoder.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    bad = True
+            if bad:  # the whole-file decoder names the offending line, as read_seed_file does
+                decode_seed_bytes(path.read_bytes(), name)
+    except IsADirectoryError as exc:
+        raise SeedError(f"{path}: is a directory, not a seed file") from exc
+    except OSError as exc:
+        raise SeedError(f"{path}: cannot read seed file: {exc.strerror or exc}") from exc
+    if bad:  # decode_seed_bytes did not object the second time: the file changed meanwhile
+        raise SeedError(f"{path}: seed file changed while being read; submit it again")
+    return SeedStream(source=name, sha256=digest.hexdigest(), path=path)
 
 
 def _seed_url(candidate: str) -> str:

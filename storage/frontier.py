@@ -34,13 +34,15 @@ class FrontierMixin(SqlBase):
             )
             assert row is not None
             batch_id = int(row["id"])
+            total, accepted = await self._insert_seeds(tx, batch_id, seeds, now)
+            # `rejects` is read only now, once `seeds` is exhausted: a streaming seed reader
+            # (crawler.seeds.SeedStream) fills it while its seeds are consumed.
             if rejects:
                 await tx.executemany(
                     "INSERT INTO seed_rejects (batch_id, source, line, text, reason) "
                     "VALUES (?, ?, ?, ?, ?)",
                     [(batch_id, r.source, r.line, r.text, r.reason) for r in rejects],
                 )
-            total, accepted = await self._insert_seeds(tx, batch_id, seeds, now)
             dupes = total - accepted + duplicates
             await tx.execute(
                 "UPDATE batches SET accepted = ?, duplicates = ?, rejected = ? WHERE id = ?",

@@ -73,6 +73,87 @@ def test_submit_prints_a_receipt_and_dedupes_across_batches(tmp_path: Path) -> N
     assert "s.txt:3:" in again.stdout  # the bad line is reported with its line number
 
 
+@pytest.mark.slow
+def test_submit_streams_a_large_file_with_the_same_receipt_as_the_whole_file_reader(
+    tmp_path: Path,
+) -> None:
+    """200k lines (BOM, CRLF, rejects, in-file repeats, a URL known from an earlier batch):
+    `triage submit` reads them line by line, and its receipt, queued URLs (first line and label
+    wins) and stored rejects equal what the whole-file reader + add_batch give."""
+    from crawler.seeds import open_seed_stream, read_seed_file
+
+    lines = ["\ufeff# big list"]
+    for i in range(200_000):
+        if i % 1000 == 7:
+            lines.append(f"not a url {i}")
+        elif i % 500 == 3:
+            lines.append(f"https://big.example/p/{i - 1}   # repeat")
+        else:
+            lines.append(f"https://big.example/p/{i}")
+    seed_file = tmp_path / "big.txt"
+    seed_file.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    known = ["https://big.example/p/10", "https://elsewhere.example/"]
+
+    async def reference(db: Path) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+        whole = read_seed_file(seed_file)
+        async with open_store(str(db)) as store:
+            await store.add_batch("earlier.txt", "e", seeds(known), [])
+            receipt = await store.add_batch(whole.source, whole.sha256, whole.seeds,
+                                            whole.rejects, duplicates=whole.duplicates)
+        return receipt.to_json(), dump(db)
+
+    def dump(db: Path) -> list[tuple[Any, ...]]:
+        import sqlite3
+
+        with sqlite3.connect(db) as conn:
+            urls = conn.execute("SELECT url, batch_id, label FROM urls ORDER BY id").fetchall()
+            rej = conn.execute("SELECT batch_id, source, line, text, reason FROM seed_rejects "
+                               "ORDER BY line").fetchall()
+        return [*urls, *rej]
+
+    want, want_rows = asyncio.run(reference(tmp_path / "ref.db"))
+    db = tmp_path / "t.db"
+
+    async def earlier() -> None:
+        async with open_store(str(db)) as store:
+            await store.add_batch("earlier.txt", "e", seeds(known), [])
+
+    asyncio.run(earlier())
+    res = triage("submit", str(seed_file), "--db", str(db), "--format", "json")
+    assert res.exit_code == 0, res.output
+    [got] = jsonl(res.stdout)
+    assert want["accepted"] > 190_000 and want["rejected"] == 200 and want["duplicates"] > 400
+    for key in ("source", "sha256", "accepted", "duplicates", "rejected", "rejects"):
+        assert got[key] == want[key], key
+    assert dump(db) == want_rows
+    stream = open_seed_stream(seed_file)
+    assert stream.sha256 == want["sha256"]
+    assert sum(1 for _ in stream.seeds()) == want["accepted"] + want["duplicates"]  # repeats too
+
+
+def test_submit_of_a_file_that_changes_while_read_queues_nothing(tmp_path: Path) -> None:
+    from crawler.errors import SeedError
+    from crawler.seeds import open_seed_stream
+
+    seed_file = tmp_path / "s.txt"
+    seed_file.write_text("https://a.example/1\nhttps://a.example/2\n")
+    stream = open_seed_stream(seed_file)
+    seed_file.write_text("https://a.example/1\nhttps://a.example/3\n")
+
+    async def go() -> None:
+        async with open_store(str(tmp_path / "t.db")) as store:
+            with pytest.raises(SeedError, match="changed while being read"):
+                await store.add_batch(stream.source, stream.sha256, stream.seeds(),
+                                      stream.rejects)
+
+    asyncio.run(go())
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "t.db") as conn:
+        assert conn.execute("SELECT count(*) FROM urls").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM batches").fetchone() == (0,)
+
+
 def test_submit_missing_seed_file_is_a_usage_error(tmp_path: Path) -> None:
     res = triage("submit", str(tmp_path / "nope.txt"), "--db", str(tmp_path / "t.db"))
     assert res.exit_code == 2 and "seed file not found" in res.stderr

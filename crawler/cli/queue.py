@@ -306,20 +306,21 @@ def submit(
 
     async def act() -> list[dict[str, Any]]:
         _choice("--format", fmt, ("table", "json"))
-        from crawler.seeds import read_seed_file
+        from crawler.seeds import open_seed_stream
         from storage import open_store
 
+        # Every file is checked (size, UTF-8) and hashed first, streaming; then each is parsed
+        # again line by line straight into its batch (one transaction a file), so memory stays
+        # flat at a million URLs. Repeats within a file are counted by the store.
         files = []
         for path in seeds:
             if not path.is_file():
                 raise UsageError(f"seed file not found: {path}")
-            files.append(read_seed_file(path))
+            files.append(open_seed_stream(path))
         receipts = []
         async with open_store(db) as store:
             for sf in files:
-                receipt = await store.add_batch(
-                    sf.source, sf.sha256, sf.seeds, sf.rejects, duplicates=sf.duplicates
-                )
+                receipt = await store.add_batch(sf.source, sf.sha256, sf.seeds(), sf.rejects)
                 receipts.append(receipt.to_json())
         return receipts
 
