@@ -50,7 +50,7 @@ async def run(pages: int) -> dict[str, Any]:
         from crawler.entities import extract_entities
         from crawler.extract import extract
         from crawler.models import FetchResult, Outcome, Reason, Seed, utcnow
-        from crawler.networks import NetworkIndex
+        from crawler.networks import StoreNetwork
         from crawler.rules import RuleHolder
         from storage import open_store
     with clock.stage("start: load rules"):
@@ -64,7 +64,7 @@ async def run(pages: int) -> dict[str, Any]:
                      for i in range(pages)]
             await store.add_batch("bench", "0" * 64, seeds, [])
             with clock.stage("start: network state"):
-                network = await NetworkIndex.from_store(store)
+                network = await StoreNetwork.open(store)  # as triage crawl does
                 hook: Callable[..., Any] = network.hook()
             flagged = 0
             while claims := await store.claim("bench", 256, 600):
