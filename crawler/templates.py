@@ -157,6 +157,17 @@ _Chunk = tuple[list[int], int, bool, bool]
 _CHUNKS: dict[str, _Chunk] = {}
 
 
+class _PlainHashes(dict[str, int]):
+    """Chunks that are one word and start and end no number -> its hash; -1 for any other
+    (CRC-32 hashes are >= 0), so `map(_PLAIN.__getitem__, chunks)` needs no Python call."""
+
+    def __missing__(self, key: str) -> int:
+        return -1
+
+
+_PLAIN = _PlainHashes()
+
+
 def _chunk(chunk: str) -> _Chunk:
     """One whitespace-free run of text: (its token hashes, as `_TOKEN` splits it alone; how
     many leading characters a number open before it would swallow; whether its own first token
@@ -176,26 +187,54 @@ def _text_word_hashes(text: str) -> list[int]:
 
     A number may run over spaces ("+49 151 2345"): a chunk that ends inside one swallows the
     leading number characters of the next chunks, as the regex over the whole text would.
+    Most chunks are "plain": one word, no number at either end, so they neither swallow nor are
+    swallowed. Their hashes are looked up for all chunks at once (`map`, in C); the Python loop
+    runs only over the other chunks (numbers, punctuation runs, words not seen yet).
     """
+    chunks = text.split()
+    plain = list(map(_PLAIN.__getitem__, chunks))
     out: list[int] = []
     extend = out.extend
     get = _CHUNKS.get
     open_num = False
-    for chunk in text.split():
+    done = 0
+    end = len(chunks)
+    find = plain.index
+    while done < end:
+        try:
+            at = find(-1, done)
+        except ValueError:
+            at = end
+        if at > done:  # a run of plain chunks: each its one hash; it closes any open number
+            extend(plain[done:at])
+            open_num = False
+            if at == end:
+                break
+        chunk = chunks[at]
         entry = get(chunk)
         if entry is None:
-            if len(_CHUNKS) > WORD_CACHE_MAX:
+            if len(_CHUNKS) > WORD_CACHE_MAX:  # _PLAIN's keys are a part of _CHUNKS'
                 _CHUNKS.clear()
+                _PLAIN.clear()
             entry = _CHUNKS[chunk] = _chunk(chunk)
+            hashes, lead, _, ends_open = entry
+            if len(hashes) == 1 and not lead and not ends_open:
+                _PLAIN[chunk] = hashes[0]
         hashes, lead, lead_num, ends_open = entry
+        done = at + 1
         if open_num and lead:
-            if lead == len(chunk):  # all of it goes into the open number
+            if lead == len(chunk):  # all of it goes into the open number, which stays open
                 continue
             extend(hashes[1:] if lead_num else hashes)
         else:
             extend(hashes)
         open_num = ends_open
     return out
+
+
+def _text_word_hashes_loop(text: str) -> list[int]:
+    """The straightforward form of `_text_word_hashes` (what tests compare it with)."""
+    return [_word_hash(t) for t in _TOKEN.findall(text)]
 
 
 def shingle_hashes(text: str, mask: Iterable[str] = (), k: int = SHINGLE_WORDS) -> np.ndarray:
@@ -226,10 +265,11 @@ def shingle_hashes(text: str, mask: Iterable[str] = (), k: int = SHINGLE_WORDS) 
 
 
 def distinct_at_least(values: np.ndarray, n: int) -> bool:
-    """len(set(values)) >= n, usually from a short prefix (no sort of the whole array)."""
+    """len(set(values)) >= n, usually from a short prefix (a page may open with a long run of
+    look-alike navigation lines, hence the second, longer prefix)."""
     if len(values) < n:
         return False
-    return len(set(values[: 4 * n].tolist())) >= n or len(np.unique(values)) >= n
+    return any(len(set(values[:stop].tolist())) >= n for stop in (4 * n, 64 * n, len(values)))
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:

@@ -8,10 +8,14 @@ import zlib
 
 import numpy as np
 
+from crawler import templates
 from crawler.templates import (
     _SHINGLE_MULT,
     TemplateIndex,
     _find_url_marker,
+    _text_word_hashes,
+    _text_word_hashes_loop,
+    distinct_at_least,
     normalise,
     shingle_hashes,
 )
@@ -131,6 +135,40 @@ def test_shingle_hashes_are_those_of_normalised_text() -> None:
         for mask in ((), ("Anna", "berlin")):
             got = np.unique(shingle_hashes(text, mask))
             assert np.array_equal(got, _expected_shingle_hashes(text, mask)), text[:60]
+
+
+def test_cached_word_hashes_equal_the_token_regex_on_random_texts() -> None:
+    """The chunk-cached, plain-run fast path gives `_TOKEN.findall`'s word hashes, with cold
+    caches, warm caches and caches cleared mid-text (WORD_CACHE_MAX reached)."""
+    rng = random.Random(3)
+    pieces = ["a", "Ab", "word", "été", "İx", "x1", "1x", "12", "+49", "(0)", "151-2", "3.5",
+              "-", ".", "/", ":", ",", "(", ")", "+", "x-1", "a,b", "q.", "٣", "_", "'s", "€5",
+              "w€253", "0", "7)", "(7"]
+    seps = [" ", " ", " ", "\n", "\t", "\u00a0", "  "]
+    texts = ["".join(rng.choice(pieces) + rng.choice(seps) * rng.randint(0, 1)
+                     for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    for text in texts:
+        assert _text_word_hashes(text) == _text_word_hashes_loop(text), text
+    for text in texts:  # warm: mostly plain-chunk lookups now
+        assert _text_word_hashes(text) == _text_word_hashes_loop(text), text
+    old = templates.WORD_CACHE_MAX
+    templates.WORD_CACHE_MAX = 5
+    try:
+        for text in texts[:500]:
+            assert _text_word_hashes(text) == _text_word_hashes_loop(text), text
+    finally:
+        templates.WORD_CACHE_MAX = old
+
+
+def test_distinct_at_least_counts_like_a_set() -> None:
+    rng = np.random.RandomState(5)
+    for size in (0, 3, 8, 40, 300, 3000):
+        for spread in (1, 2, 7, 8, 9, 50, 1 << 30):
+            values = rng.randint(0, spread, size=size).astype(np.uint32)
+            if size > 600:  # a long look-alike prefix
+                values[:600] = values[0]
+            for n in (1, 8, 9):
+                assert distinct_at_least(values, n) == (len(set(values.tolist())) >= n)
 
 
 def test_url_marker_finder_is_the_case_folding_search() -> None:
