@@ -96,6 +96,7 @@ async def test_real_loopback_response_round_trips(site: LoopbackSite, tmp_path: 
     fr = result(url=site.url("/ad"), body=resp.content, status=resp.status_code,
                 raw_headers=tuple(resp.headers.multi_items()))
     sink = make_sink(tmp_path)
+    assert sink is not None
     ref = await sink(fr)
     assert ref is not None
     (_, _, http, body) = records(tmp_path / ref["file"])[1]
@@ -175,3 +176,62 @@ async def test_retention_drops_dismissed_records_and_keeps_others_verifiable(
         assert check.pages == 1
         hit = await store.get_hit(second.hit_id)
         assert hit is not None and hit.extra["warc"]["warc_offset"] < second_offset  # moved
+
+
+def _response_record(body: bytes, record_id: str) -> Any:
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+
+    from crawler.evidence import _BUILDER
+
+    http_headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html"),
+                                               ("Content-Length", str(len(body)))],
+                                    protocol="HTTP/1.1")
+    return _BUILDER.create_warc_record(
+        "http://127.0.0.1:9/ad?q=1", "response", payload=io.BytesIO(body), length=len(body),
+        http_headers=http_headers,
+        warc_headers_dict={"WARC-Date": "2026-01-01T00:00:00Z", "WARC-Record-ID": record_id},
+    )
+
+
+@pytest.mark.parametrize("body", [b"", HTML, HTML * 400, bytes(range(256)) * 40])
+def test_one_shot_gzip_records_decompress_to_what_warcio_writes(body: bytes) -> None:
+    import io
+    import zlib
+
+    from warcio.warcwriter import WARCWriter
+
+    from crawler.evidence import _serialise
+
+    rid = "<urn:uuid:00000000-0000-4000-8000-000000000001>"
+    buf = io.BytesIO()
+    WARCWriter(buf, gzip=True).write_record(_response_record(body, rid))  # warcio, level 9
+    got = _serialise(_response_record(body, rid), 1)
+    assert gzip.decompress(got) == gzip.decompress(buf.getvalue())
+    d = zlib.decompressobj(wbits=31)
+    d.decompress(got)
+    assert d.eof and not d.unused_data  # exactly one gzip member
+
+def test_concurrent_writers_share_fsyncs_and_every_record_verifies(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    writer = WarcWriter(tmp_path, max_bytes=20_000)
+    bodies = [HTML + str(i).encode() * (i % 7 * 300) for i in range(64)]
+    with ThreadPoolExecutor(16) as pool:
+        refs = list(pool.map(lambda ib: writer.write_ref(
+            result(url=f"http://127.0.0.1:9/{ib[0]}", body=ib[1])), enumerate(bodies)))
+    for i, ref in enumerate(refs):
+        with (tmp_path / ref["file"]).open("rb") as fh:
+            fh.seek(ref["offset"])
+            member = fh.read(ref["length"])
+        assert hashlib.sha256(member).hexdigest() == ref["record_sha256"]
+        rec = next(iter(ArchiveIterator(__import__("io").BytesIO(member))))
+        assert rec.rec_type == "response" and rec.content_stream().read() == bodies[i]
+    report = verify_files(tmp_path)
+    assert report.ok, report.problems
+    assert report.records == 128 and report.files >= 2
+    path, durable = writer._durable
+    last = max(refs, key=lambda r: (r["file"], r["offset"]))
+    assert path is not None and path.name == last["file"]
+    assert durable >= last["offset"] + last["length"]  # returned only once fsynced
