@@ -13,15 +13,20 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.extract import (
+    _ANCHOR_SELECTOR,
     _BLOCK_EDGE,
+    _BLOCK_TAG_NAMES,
     _CELL_OPEN,
+    _CONTACT_SELECTOR,
     _INVISIBLE_SELECTOR,
     _REMOVED_TAG_SET,
     BLOCK,
     MAX_SCOPE_CHARS,
+    _anchors_and_contact_nodes,
     _head_and_hidden,
     _is_hidden,
     _lines,
+    _remove,
     extract,
     guess_language,
     mark_blocks,
@@ -484,3 +489,87 @@ def test_block_marking_agrees_with_two_regex_substitutions(text: str) -> None:
     old = _CELL_OPEN.sub(r"\1" + BLOCK, old)
     assert mark_blocks(text) == old
     assert mark_blocks(text, cells=True) == old
+
+
+def _old_block_edge() -> re.Pattern[str]:
+    """The block-edge pattern as first written: every letter a two-case class."""
+    groups: dict[str, list[str]] = {}
+    for name in sorted(_BLOCK_TAG_NAMES, key=len, reverse=True):
+        groups.setdefault(name[0], []).append(
+            "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in name[1:])
+        )
+    trie = "|".join(f"[{c}{c.upper()}](?:{'|'.join(rests)})" for c, rests in groups.items())
+    return re.compile(rf"<(?=/?(?:{trie})[\s/>])")
+
+
+_OLD_BLOCK_EDGE = _old_block_edge()
+# every character str's \s matches, and look-alikes that Unicode case-insensitive matching would
+# confuse with ASCII letters (Kelvin sign, long s, dotless i, dotted I)
+_TAG_ENDS = ["", ">", "/", "/>", "x", "1", "-", "<", BLOCK,
+             *(c for c in map(chr, range(0x3100)) if c.isspace()), "\u3000"]  # fmt: skip
+_LOOKALIKES = {"k": "\u212a", "s": "\u017f", "i": "\u0131", "I": "\u0130"}
+
+
+def test_block_edge_pattern_agrees_with_the_two_case_class_pattern_on_every_tag_form() -> None:
+    names = [*_BLOCK_TAG_NAMES, "a", "span", "img", "table", "tr", "h7", "d", "divx", "lis", "b"]
+    forms: list[str] = []
+    for name in names:
+        variants = {name, name.upper(), name.title(), name.swapcase().title().swapcase()}
+        variants |= {name[:i] + name[i].upper() + name[i + 1 :] for i in range(len(name))}
+        variants |= {name.replace(a, b) for a, b in _LOOKALIKES.items()}
+        for variant in variants:
+            for end in _TAG_ENDS:
+                forms.append(f"<{variant}{end}")
+                forms.append(f"</{variant}{end}")
+                forms.append(f"< {variant}{end}")
+    for form in forms:
+        text = f"a{form}b"
+        assert _BLOCK_EDGE.sub(BLOCK + "<", text) == _OLD_BLOCK_EDGE.sub(BLOCK + "<", text), form
+    joined = "x".join(forms)
+    assert _BLOCK_EDGE.sub(BLOCK + "<", joined) == _OLD_BLOCK_EDGE.sub(BLOCK + "<", joined)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_MARKUP | st.sampled_from(["<DIV", "<Li", "<h1", "<H6 ", "</Ul>", "<dL\t",
+                                           "<\u212aontakt", "<ſection>", "\u2028", "<BR/"])
+                | st.characters(), max_size=40).map("".join))  # fmt: skip
+def test_block_edge_pattern_agrees_with_the_two_case_class_pattern(text: str) -> None:
+    assert _BLOCK_EDGE.sub(BLOCK + "<", text) == _OLD_BLOCK_EDGE.sub(BLOCK + "<", text)
+
+
+_ANCHOR_ATTRS = st.sampled_from([
+    "", ' href="/x"', " href", ' href=""', ' href="  "', ' HREF="tel:1"', ' xlink:href="/y"',
+    ' class="contact"', ' class="Phone-Box"', ' id="tel"', ' class="tel call"',
+    ' itemprop="Telephone"', ' id="kontakt-1"', ' class="x"', ' class="contact" id="phone"',
+    ' href="/z" class="whatsapp viber"', " hidden", ' style="display:none"',
+])  # fmt: skip
+_ANCHOR_TAGS = st.sampled_from(["a", "area", "A", "div", "p", "span", "section", "map", "svg",
+                                "math", "template", "li", "td", "b"])  # fmt: skip
+
+
+@st.composite
+def _anchor_pages(draw: st.DrawFn) -> str:
+    """Random nesting of anchors, contact elements and elements removed before the pass."""
+    out: list[str] = []
+    for _ in range(draw(st.integers(0, 14))):
+        tag = draw(_ANCHOR_TAGS)
+        attrs = draw(_ANCHOR_ATTRS) + draw(_ANCHOR_ATTRS)
+        out.append(f"<{tag}{attrs}>t{len(out)}")
+        if draw(st.booleans()):
+            out.append(f"</{tag}>")
+    return "".join(out)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_anchor_pages(), st.booleans())
+def test_one_anchor_and_contact_pass_finds_what_two_found(body: str, in_head: bool) -> None:
+    page = f"<html><head>{body if in_head else ''}</head><body>{body}</body></html>"
+    trees = [LexborHTMLParser(page), LexborHTMLParser(page)]
+    for tree in trees:
+        _remove(_head_and_hidden(tree)[3])  # what _html does before the pass
+    anchors, contacts = _anchors_and_contact_nodes(trees[0])
+    got = ([(n.html, href) for n, href in anchors], [n.html for n in contacts])
+    old = trees[1]
+    want = ([(n.html, n.attrs.get("href")) for n in old.css(_ANCHOR_SELECTOR)],
+            [n.html for n in old.css(_CONTACT_SELECTOR)])  # fmt: skip
+    assert got == want
