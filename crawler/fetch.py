@@ -15,7 +15,11 @@ For each hop (the URL asked for, then every redirect, at most `max_redirects`):
 Retries live in `_exchange` only: transport errors, 429 and 5xx, `settings.retries`.
 No cookies are kept, no forms are sent, no JavaScript is run, no sub-resource is requested.
 
-The httpx client's transport (`settings.http_transport`): "aiohttp" (default without a proxy) is
+Requests go straight to an httpx transport (`settings.http_transport`), as httpx.Request /
+httpx.Response: no httpx.AsyncClient layer (its auth, redirect, event-hook and cookie handling are
+all off here, and cost ~20 % of a fetch): the request headers are built once, exactly as the
+client would build them (tests compare), redirects are this module's loop, no cookie is sent.
+The transport: "aiohttp" (default without a proxy) is
 crawler/transport.py, httpx over aiohttp's pool, pinned per request to the vetted address (the
 `triage.address` request extension), the peer of a pooled connection checked before reuse;
 "httpx" (default with TRIAGE_PROXY) is httpcore with pinning.PinnedBackend. Either way every new
@@ -26,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import http.cookiejar
 import re
 import time
 from collections.abc import Callable
@@ -47,11 +50,12 @@ from crawler.netguard import (
     system_resolver,
     vet_host,
 )
-from crawler.pinning import _PINS, NoCookies, NoCookieStore, PinnedBackend
+from crawler.pinning import _PINS, PinnedBackend
 from crawler.policy import SourcePolicy
 from crawler.politeness import HostLimits, HostSlot, Pace, parse_retry_after
 from crawler.robots import RobotsCache, RobotsResponse, max_age
 from crawler.settings import FetchSettings
+from crawler.transport import ADDRESS_EXTENSION
 
 log = structlog.get_logger("triage.fetch")
 
@@ -64,6 +68,11 @@ KEPT_HEADERS = (
 ADDRESS_HEADER = "x-triage-address"  # in FetchResult.headers: the vetted IP we connected to
 ROBOTS_HEADER = "x-triage-robots"  # in FetchResult.headers: the robots.txt decision basis
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8"
+# the headers of every request after Host, in the order httpx.AsyncClient(headers=...) sends
+# them (its defaults updated with ours); tests/test_fetch.py compares with the client
+_REQUEST_HEADERS = ("Connection", "User-Agent", "Accept", "Accept-Encoding", "Accept-Language")
+_HOST_HEADERS_MAX = 10_000  # per-netloc request header sets kept (all dropped when full)
+_EMPTY_BODY = httpx.ByteStream(b"")
 _CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.I)
 
 # --------------------------------------------------------------------------- one exchange
@@ -146,7 +155,9 @@ class Fetcher:
         self.backend = PinnedBackend(self.guard, {proxy_host.lower()} if proxy_host else None)
         self._transport = transport
         self.transport: httpx.AsyncBaseTransport | None = None  # the one in use, once open
-        self._client: httpx.AsyncClient | None = None
+        self._timeouts: dict[str, float | None] = {}  # the request's "timeout" extension
+        self._headers: list[tuple[bytes, bytes]] = []  # every request's headers after Host
+        self._host_headers: dict[bytes, httpx.Headers] = {}  # netloc -> Host + the above
         self._log: Any = log  # bound to the logging configuration in force when opened
         self._state = "new"
         self._slots: dict[str, HostSlot] = {}
@@ -175,19 +186,12 @@ class Fetcher:
             built._pool._network_backend = self.backend  # pin every connection (see class doc)
             transport = built
         self.transport = transport
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            follow_redirects=False,
-            trust_env=False,
-            cookies=http.cookiejar.CookieJar(policy=NoCookies()),  # a jar that never stores
-            timeout=httpx.Timeout(connect=s.connect_timeout, read=s.read_timeout,
-                                  write=s.read_timeout, pool=s.total_timeout),
-            headers={"User-Agent": s.user_agent, "Accept": ACCEPT,
-                     "Accept-Encoding": ACCEPT_ENCODING, "Accept-Language": "*"},
-        )
-        if isinstance(getattr(self._client, "_cookies", None), httpx.Cookies):
-            self._client._cookies = NoCookieStore()  # never even offered a response's cookies
-        await self._client.__aenter__()
+        self._timeouts = httpx.Timeout(connect=s.connect_timeout, read=s.read_timeout,
+                                       write=s.read_timeout, pool=s.total_timeout).as_dict()
+        values = {"Connection": "keep-alive", "User-Agent": s.user_agent, "Accept": ACCEPT,
+                  "Accept-Encoding": ACCEPT_ENCODING, "Accept-Language": "*"}
+        self._headers = list(httpx.Headers([(k, values[k]) for k in _REQUEST_HEADERS]).raw)
+        await transport.__aenter__()
         self._log = log.bind()  # the module's lazy proxy would re-bind on every call
         self._state = "open"
         return self
@@ -198,9 +202,9 @@ class Fetcher:
         exc: BaseException | None = None,
         tb: TracebackType | None = None,
     ) -> None:
+        if self._state == "open" and self.transport is not None:
+            await self.transport.__aexit__(exc_type, exc, tb)
         self._state = "closed"
-        if self._client is not None:
-            await self._client.__aexit__(exc_type, exc, tb)
 
     @property
     def connects(self) -> list[tuple[str, int]]:
@@ -279,7 +283,7 @@ class Fetcher:
         )
 
     async def _fetch(self, url: str, started: float) -> FetchResult:
-        if self._client is None or self._state != "open":
+        if self._state != "open":
             raise RuntimeError("use `async with Fetcher(...)` before fetch()")
         redirects: list[str] = []
         current = url
@@ -403,8 +407,26 @@ class Fetcher:
             result.detail += f" after {attempts} attempts"
         return result
 
+    def _request(self, vetted: _Vetted) -> httpx.Request:
+        """The GET for one hop, as httpx.AsyncClient.build_request would make it (Host first,
+        then the client's headers; the timeouts as the "timeout" extension), plus the vetted
+        address as a request extension for transports that pin per request
+        (crawler/transport.py). No cookie is ever sent."""
+        url = vetted.url
+        netloc = url.netloc
+        headers = self._host_headers.get(netloc)
+        if headers is None:
+            if len(self._host_headers) >= _HOST_HEADERS_MAX:
+                self._host_headers.clear()
+            headers = self._host_headers[netloc] = httpx.Headers(
+                [(b"Host", netloc), *self._headers])
+        # stream=: httpx adds no header of its own (we gave Host); a GET has an empty body
+        return httpx.Request("GET", url, headers=headers, stream=_EMPTY_BODY, extensions={
+            "timeout": self._timeouts, ADDRESS_EXTENSION: vetted.ip})
+
     async def _once(self, url: str, vetted: _Vetted, robots_txt: bool) -> _Exchange:
-        assert self._client is not None
+        transport = self.transport
+        assert transport is not None
         slot = self.slot(vetted.host)
         paused = slot.paused()
         if paused is not None and not robots_txt:
@@ -415,16 +437,11 @@ class Fetcher:
             token = _PINS.set({vetted.host: vetted.ip})
             try:
                 async with asyncio.timeout(s.total_timeout):
-                    # the vetted address also rides along as a request extension, for
-                    # transports that pin per request (crawler/transport.py)
-                    request = self._client.build_request(
-                        "GET", vetted.url, extensions={"triage.address": vetted.ip})
-                    response = await self._client.send(request, stream=True)
+                    response = await transport.handle_async_request(self._request(vetted))
                     try:
                         ex = await self._read(url, response, robots_txt, slot)
                     finally:
                         await response.aclose()
-                        self._client.cookies.clear()  # belt and braces: the jar stores nothing
             except TimeoutError:
                 slot.failed("deadline")
                 return _Exchange("failed", Reason.TIMEOUT,
@@ -447,36 +464,35 @@ class Fetcher:
     ) -> _Exchange:
         s = self.settings
         status = response.status_code
-        raw_headers = [(k.decode("latin-1"), v.decode("latin-1"))
-                       for k, v in response.headers.raw]
+        raw_headers, get = _headers(response)
         base: dict[str, Any] = {
             "status": status, "headers": raw_headers, "http_version": response.http_version,
         }
         if status == 429 or status >= 500:
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            retry_after = parse_retry_after(get("retry-after"))
             slot.failed(f"HTTP {status}", retry_after if status in (429, 503) else None)
             return _Exchange("failed", Reason.HTTP_STATUS, f"HTTP {status}", retryable=True,
                              **base)
         slot.succeeded()
-        location = response.headers.get("location")
+        location = get("location")
         if status in REDIRECT_STATUSES and location:
             return _Exchange("redirect", location=urljoin(url, location.strip()), **base)
         if not robots_txt and not 200 <= status < 300:
             return _Exchange("done", Reason.HTTP_STATUS, f"HTTP {status} (body not read)", **base)
-        media, charset = _media_type(response.headers.get("content-type"))
+        media, charset = _media_type(get("content-type"))
         base.update(content_type=media, charset=charset)
         if not robots_txt and media not in s.allowed_content_types:
             declared_type = f"Content-Type {media}" if media else "no Content-Type header"
             return _Exchange("refused", Reason.CONTENT_TYPE,
                              f"{declared_type} is not an allowed text type; body not read", **base)
         cap = s.robots_max_bytes if robots_txt else s.max_body_bytes
-        encoding = response.headers.get("content-encoding")
+        encoding = get("content-encoding")
         decoder = decoder_for(encoding)
         if decoder is None:
             return _Exchange("refused", Reason.CONTENT_TYPE,
                              f"Content-Encoding {encoding!r} is not accepted; body not read",
                              **base)
-        declared = response.headers.get("content-length", "")
+        declared = get("content-length") or ""
         if not robots_txt and declared.isdigit() and not encoding and int(declared) > cap:
             return _Exchange("refused", Reason.TOO_LARGE,
                              f"Content-Length {declared} is over the {cap} byte cap; "
@@ -484,7 +500,7 @@ class Fetcher:
         body = bytearray()
         sniffed = robots_txt
         try:
-            async for raw in response.aiter_raw():
+            async for raw in response.stream:  # type: ignore[union-attr]  # (raw, as received)
                 body += decoder.decode(raw, cap + 1 - len(body))
                 if not sniffed and len(body) >= max(s.sniff_bytes, SNIFF_MIN):
                     sniffed = True
@@ -508,6 +524,26 @@ class Fetcher:
                              f"body starts like a {what} (declared {media}); discarded", **base)
         return _Exchange("done", Reason.OK, f"HTTP {status}, {len(body)} bytes",
                          body=bytes(body), **base)
+
+
+def _headers(
+    response: httpx.Response,
+) -> tuple[list[tuple[str, str]], Callable[[str], str | None]]:
+    """(the raw headers as latin-1 text, get(lower-case name) -> value or None).
+
+    `get` answers as `response.headers.get` does (the values of repeated headers joined by
+    ", "): from one pass over the headers when they are all ASCII (then every httpx header
+    encoding decodes them alike), else from httpx's Headers itself."""
+    raw = response.headers.raw
+    text = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+    if not all(k.isascii() and v.isascii() for k, v in raw):
+        return text, response.headers.get
+    values: dict[str, str] = {}
+    for k, v in text:
+        name = k.lower()
+        seen = values.get(name)
+        values[name] = v if seen is None else f"{seen}, {v}"
+    return text, values.get
 
 
 def _same_site(a: str, b: str) -> bool:

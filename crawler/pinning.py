@@ -1,4 +1,4 @@
-"""Connection pinning and the cookie policy for fetch.py's one httpx client.
+"""Connection pinning for fetch.py's httpx transport (httpcore's, `TRIAGE_TRANSPORT=httpx`).
 
 `PinnedBackend` is an httpcore network backend that connects only to the address fetch.py vetted
 for the host in the current task (`_PINS`, a context variable set around each request). It never
@@ -8,19 +8,14 @@ the Host header. httpcore pools connections per origin (scheme, host, port), so 
 remembers the address it was pinned to: when the current task has vetted another address for that
 host, the idle connection reports itself expired (httpcore closes it and opens a new, pinned one),
 and a request is never written on a connection whose address is not the one vetted for it.
-`NoCookies` is a cookie policy that never stores and never sends a cookie; `NoCookieStore` is the
-client's cookie store that does not even offer response cookies to it.
 """
 
 from __future__ import annotations
 
-import http.cookiejar
-import urllib.request
 from contextvars import ContextVar
 from typing import Any
 
 import httpcore
-import httpx
 
 from crawler.netguard import AddressGuard
 
@@ -121,38 +116,3 @@ class _PinnedStream(httpcore.AsyncNetworkStream):
             if vetted is not None and vetted != self._ip:
                 return True  # httpcore: an idle connection that is readable has expired
         return self._inner.get_extra_info(info)
-
-
-class NoCookies(http.cookiejar.CookiePolicy):
-    """Never store and never send a cookie."""
-
-    netscape = True
-    rfc2965 = False
-    hide_cookie2 = True
-
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
-        return False
-
-    def return_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
-        return False
-
-    def domain_return_ok(self, domain: str, request: urllib.request.Request) -> bool:
-        return False
-
-    def path_return_ok(self, path: str, request: urllib.request.Request) -> bool:
-        return False
-
-
-class NoCookieStore(httpx.Cookies):
-    """httpx's cookie store for a client that keeps no cookie: Set-Cookie is never looked at.
-
-    httpx offers every response's cookies to the jar (building urllib request/response copies
-    of it, ~9 % of a fetch's CPU) only for `NoCookies` to refuse them; this skips the offer.
-    The jar keeps the NoCookies policy too.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(http.cookiejar.CookieJar(policy=NoCookies()))
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None

@@ -10,7 +10,12 @@ from typing import Any
 import httpcore
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
+import crawler.fetch as fetch_module
+from crawler.decoding import ACCEPT_ENCODING
 from crawler.fetch import Fetcher
 from crawler.models import Outcome, Reason
 from crawler.policy import SourcePolicy
@@ -287,6 +292,43 @@ async def test_cookies_are_never_kept(site: LoopbackSite) -> None:
     # the Set-Cookie header is still kept as evidence, just never acted on
     assert any(k.lower() == "set-cookie" and v.startswith("session=abc")
                for k, v in first.raw_headers)
+
+
+async def test_request_headers_are_what_httpx_asyncclient_would_send(site: LoopbackSite) -> None:
+    # the Fetcher builds its requests itself (no AsyncClient layer): same headers, same order
+    site.route("/a", "<p>a</p>")
+    s = settings()
+    async with Fetcher(s) as f:
+        await f.fetch(site.url("/a"))
+    client = httpx.AsyncClient(headers={
+        "User-Agent": s.user_agent, "Accept": fetch_module.ACCEPT,
+        "Accept-Encoding": ACCEPT_ENCODING, "Accept-Language": "*"})
+    expected = [(k.decode(), v.decode())
+                for k, v in client.build_request("GET", site.url("/a")).headers.raw]
+    sent = list(site.requests[-1].headers.items())
+    assert [k.lower() for k, _ in sent] == [k.lower() for k, _ in expected]
+    assert [v for _, v in sent] == [v for _, v in expected]
+    assert {r.method for r in site.requests} == {"GET"}
+
+
+_HEADER_BYTES = st.binary(min_size=0, max_size=6).map(
+    lambda b: bytes(c for c in b if c not in b"\r\n\x00"))
+
+
+@settings_(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([b"Content-Type", b"content-type", b"Location",
+                                           b"LOCATION", b"Retry-After", b"X-A", b"caf\xe9"]),
+                          st.one_of(st.sampled_from([b"text/html", b"/x", b"caf\xc3\xa9",
+                                                     b"caf\xe9", b"", b"a, b"]),
+                                    _HEADER_BYTES)),
+                max_size=6))
+def test_header_lookup_answers_as_httpx_headers_get(raw: list[tuple[bytes, bytes]]) -> None:
+    # transport is parametrised (autouse) but unused here: the look-up is pure
+    response = httpx.Response(200, headers=raw)
+    text, get = fetch_module._headers(response)
+    assert text == [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+    for name in ("content-type", "location", "retry-after", "x-a", "content-length"):
+        assert get(name) == response.headers.get(name), name
 
 
 async def test_only_get_requests_and_no_subresources(site: LoopbackSite) -> None:
