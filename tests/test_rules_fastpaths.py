@@ -9,25 +9,41 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import gc
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crawler.errors import RuleLoadError
 from crawler.models import Document
 from crawler.rules import RuleSet, load_ruleset
 from crawler.rules.condition import parse_condition
+from crawler.rules.model import RegexPattern
 from crawler.rules.normalize import (
     View,
     ViewKey,
     Views,
+    _CharFold,
     _fold,
     _fold_by_replace,
     _fold_by_table,
     _fold_char,
     _leet_view,
+    fold_literal,
+    fold_regex,
     leet_reference,
+    make_view,
+)
+from crawler.rules.patterns import (
+    CompiledPattern,
+    PatternError,
+    _literal_pattern,
+    compile_pattern,
+    regex_analysis,
+    regex_atoms,
 )
 from crawler.rules.prefilter import LiteralEntry, scan_literals, scan_literals_reference
 from tests.rules_helpers import rule_dict, ruleset, selection
@@ -301,3 +317,88 @@ def test_joined_scope_check_keeps_leet_evidence(
     assert shipped.evaluate(doc) == want
     leet = {"u.s.d.t", "b-i-t-c-o-i-n", "crypt0", "u s d t"}
     assert any(s.text in leet for i in want.indicators for s in i.spans) == leet_evidence
+
+
+# ---------------------------------------------------------------------------- start-up caches
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(_MIXED, st.text(_ANY, min_size=1, max_size=30)),
+    key=st.sampled_from([ViewKey(), ViewKey(cased=True), ViewKey(leet=True), ViewKey(digits=True),
+                         ViewKey(leet=True, digits=True), ViewKey(cased=True, leet=True)]),
+)  # fmt: skip
+def test_literal_fold_one_character_at_a_time_equals_the_view(text: str, key: ViewKey) -> None:
+    fold_literal.cache_clear()
+    assert fold_literal(text, key) == make_view(text, key).text.strip()
+
+
+def test_fold_tables_are_built_on_first_use_and_equal_the_per_character_fold() -> None:
+    for casefold in (True, False):
+        folder = _CharFold(casefold)
+        assert folder._table is None and folder._odd is None  # nothing at start-up
+        view = _fold_by_table("ÀÉÎõü ß \u0301 x", casefold)
+        assert view.text == _plain_fold("ÀÉÎõü ß \u0301 x", casefold)
+        chars = [chr(i) for i in range(0, 0x3000, 7)]
+        for c in chars:
+            fold = _fold_char(c, casefold)
+            if len(fold) == 1:
+                assert folder.table[ord(c)] == fold
+            else:
+                assert folder.odd.match(c)
+
+
+def test_pattern_caches_give_what_compiling_afresh_gives(shipped: RuleSet) -> None:
+    specs = [
+        (i, item, list[str](sel.modifiers))
+        for rule in shipped.compiled()
+        for sel in rule.source.spec.selections.values()
+        for i, item in enumerate(sel.patterns)
+    ]
+
+    def plain(p: CompiledPattern) -> CompiledPattern:  # RE2 objects compare by identity
+        return dataclasses.replace(
+            p, regex=p.regex and (p.regex.pattern, p.regex.options.case_sensitive)
+        )
+
+    cached = [compile_pattern(*s) for s in specs]
+    regex_analysis.cache_clear()
+    _literal_pattern.cache_clear()
+    fold_literal.cache_clear()
+    assert [plain(compile_pattern(*s)) for s in specs] == [plain(p) for p in cached]
+    for (i, _item, _mods), pattern in zip(specs[::7], cached[::7], strict=True):
+        assert pattern.index == i
+        if pattern.regex is not None:  # the analysis as the plain functions give it
+            folded = fold_regex(pattern.source, pattern.key)
+            assert pattern.regex_source == folded
+            assert pattern.atoms == regex_atoms(folded, cased=pattern.key.cased)
+        else:
+            assert pattern.literal == make_view(pattern.source, pattern.key).text.strip()
+
+
+@pytest.mark.parametrize("source", [r"(?=x)abc", r"a*", r"(ab"])
+def test_pattern_errors_are_raised_again_from_the_cache(source: str) -> None:
+    for _ in range(2):
+        with pytest.raises(PatternError):
+            compile_pattern(0, RegexPattern(re=source), [])
+    with pytest.raises(PatternError):
+        compile_pattern(0, "\u200d", [])  # empty after folding
+    with pytest.raises(PatternError):
+        compile_pattern(0, "\u200d", [])
+
+
+def test_loading_leaves_the_garbage_collector_as_it_was(tmp_path: Path) -> None:
+    assert gc.isenabled()
+    load_ruleset(None)
+    assert gc.isenabled()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("id: [unclosed\n")
+    with pytest.raises(RuleLoadError):
+        load_ruleset(broken)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_ruleset(None)
+        assert not gc.isenabled()  # not switched on behind the caller's back
+    finally:
+        gc.enable()

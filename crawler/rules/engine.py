@@ -193,8 +193,9 @@ class RuleSet:
         refs: list[PatternRef] = []
         for ri in active:
             for sel in self._rules[ri].selections.values():
+                scopes, name = frozenset(sel.scopes), sel.name
                 for p in sel.patterns:
-                    refs.append(PatternRef(len(refs), ri, sel.name, p, frozenset(sel.scopes)))
+                    refs.append(PatternRef(len(refs), ri, name, p, scopes))
         self._refs = refs
         self._plans: dict[ViewKey, ViewPlan] = attach_sets(build_plans(refs), refs)
         self._scopes: tuple[str, ...] = tuple(
@@ -209,9 +210,9 @@ class RuleSet:
         )
         self._need = needed_masks(refs)
         # regexes per scope, and those limited to languages (what _applies() decides, in bulk)
+        regex_refs = [r for r in refs if r.pattern.regex is not None]
         self._regex_in: dict[str, frozenset[int]] = {
-            scope: frozenset(r.gid for r in refs if r.pattern.is_regex and scope in r.scopes)
-            for scope in SCOPES
+            scope: frozenset(r.gid for r in regex_refs if scope in r.scopes) for scope in SCOPES
         }
         self._lang_limited = frozenset(r.gid for r in refs if r.pattern.langs)
         # (rule, selection) pairs as small ints: a page collects its matches per slot

@@ -64,10 +64,13 @@ class _DuplicateKey(Exception):
 
 _CONSTRUCTOR = yaml.SafeLoader("")
 _COMPOSER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _to_data(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
     lines[path] = node.start_mark.line + 1
+    if type(node) is yaml.ScalarNode and node.tag == _STR_TAG:
+        return node.value  # what the safe constructor makes of a str scalar
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:

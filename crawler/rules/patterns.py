@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from re import _constants as sre_c  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
@@ -54,25 +55,34 @@ class CompiledPattern:
         return self.regex is not None
 
 
-def _key(modifiers: set[str]) -> ViewKey:
+def _key(modifiers: set[str] | frozenset[str]) -> ViewKey:
     return ViewKey(
         cased="cased" in modifiers, leet="leet" in modifiers, digits="digits" in modifiers
     )
 
 
+_NO_LANGS: frozenset[str] = frozenset()
+
+
 def compile_pattern(
     index: int, item: str | LiteralPattern | RegexPattern, selection_modifiers: list[str]
 ) -> CompiledPattern:
-    mods = set(selection_modifiers)
-    langs: frozenset[str] = frozenset()
     if isinstance(item, str):
-        text = item
-    else:
-        mods |= set(item.modifiers)
-        langs = frozenset(item.lang)
-        if isinstance(item, RegexPattern):
-            return _compile_regex(index, item.re, _key(mods), langs)
-        text = item.text
+        # plain literals are most of a pack, repeated across rules (same word, same place)
+        return _literal_pattern(index, item, frozenset(selection_modifiers), _NO_LANGS)
+    mods = set(selection_modifiers) | set(item.modifiers)
+    langs = frozenset(item.lang)
+    if isinstance(item, RegexPattern):
+        return _compile_regex(index, item.re, _key(mods), langs)
+    return _literal_pattern(index, item.text, frozenset(mods), langs)
+
+
+@lru_cache(maxsize=16384)
+def _literal_pattern(
+    index: int, text: str, mods: frozenset[str], langs: frozenset[str]
+) -> CompiledPattern:
+    """A literal pattern (a pure function of its arguments: computed once per process; the
+    result is immutable and may be shared by rules). PatternError is raised again each time."""
     key = _key(mods)
     folded = fold_literal(text, key)
     if not folded:
@@ -106,11 +116,7 @@ def compile_re2(source: str, *, cased: bool) -> Any:
 
 
 def _compile_regex(index: int, source: str, key: ViewKey, langs: frozenset[str]) -> CompiledPattern:
-    folded = fold_regex(source, key)
-    regex = compile_re2(folded, cased=key.cased)
-    if regex.search("") is not None:
-        raise PatternError(f"regex '{source}' matches the empty string")
-    atoms = regex_atoms(folded, cased=key.cased)
+    folded, regex, atoms = regex_analysis(source, key)
     return CompiledPattern(
         index=index,
         source=source,
@@ -120,6 +126,18 @@ def _compile_regex(index: int, source: str, key: ViewKey, langs: frozenset[str])
         atoms=atoms,
         regex_source=folded,
     )
+
+
+@lru_cache(maxsize=8192)
+def regex_analysis(source: str, key: ViewKey) -> tuple[str, Any, tuple[Atoms, ...] | None]:
+    """(folded source, RE2 regex, atom sets) of a regex pattern: a pure function of its
+    source and text form, so computed once per process (packs repeat many regexes, and a
+    reload recompiles every rule). A PatternError is raised again each time (not cached)."""
+    folded = fold_regex(source, key)
+    regex = compile_re2(folded, cased=key.cased)
+    if regex.search("") is not None:
+        raise PatternError(f"regex '{source}' matches the empty string")
+    return folded, regex, regex_atoms(folded, cased=key.cased)
 
 
 # ---------------------------------------------------------------------------- atom analysis
@@ -135,7 +153,7 @@ MAX_ATOM_SETS = 3
 def _score(atoms: Atoms | None) -> tuple[int, int]:
     if not atoms:
         return (-1, 0)
-    return (min(len(a) for a in atoms), -len(atoms))
+    return (min(map(len, atoms)), -len(atoms))
 
 
 def _from_exact(exact: Atoms | None) -> tuple[Atoms, ...]:
@@ -233,7 +251,7 @@ def regex_atoms(source: str, *, cased: bool) -> tuple[Atoms, ...] | None:
     sets = {
         (s if cased else frozenset(a.lower() for a in s))
         for s in _all_required(_seq(parsed))
-        if s and min(len(a) for a in s) >= MIN_ATOM
+        if s and min(map(len, s)) >= MIN_ATOM
     }
     if not sets:
         return None

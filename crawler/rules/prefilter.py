@@ -232,11 +232,13 @@ def _regex_set(sources: Iterable[str], cased: bool) -> Any:
 def attach_sets(plans: dict[ViewKey, ViewPlan], refs: list[PatternRef]) -> dict[ViewKey, ViewPlan]:
     """Put each view's regexes into re2.Sets of CHUNK (small sets keep RE2's DFA small)."""
     out: dict[ViewKey, ViewPlan] = {}
+    regexes: dict[ViewKey, dict[str, list[int]]] = {}  # view key -> regex source -> gids
+    for ref in refs:
+        p = ref.pattern
+        if p.regex is not None:
+            regexes.setdefault(p.key, {}).setdefault(p.regex_source, []).append(ref.gid)
     for key, plan in plans.items():
-        by_source: dict[str, list[int]] = {}
-        for ref in refs:
-            if ref.pattern.is_regex and ref.pattern.key == key:
-                by_source.setdefault(ref.pattern.regex_source, []).append(ref.gid)
+        by_source = regexes.get(key, {})
         # regexes without atoms run on every scope of every page: packed into the first sets,
         # so a page runs the other sets only for the regexes its atoms call for
         always = set(plan.unfiltered)
