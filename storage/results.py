@@ -21,7 +21,7 @@ from typing import Any
 
 from crawler.models import Document, Entity, Evaluation, FetchResult, Outcome
 from storage.base import Claim, RecordOutcome
-from storage.sqlbase import SqlBase, Tx, dumps, families_key, priority_rank
+from storage.sqlbase import SqlBase, Tx, dumps, families_key, priority_rank, span_json
 
 
 class ResultsMixin(SqlBase):
@@ -71,7 +71,7 @@ class ResultsMixin(SqlBase):
                 "INSERT INTO entities (page_id, kind, subtype, value, span) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [
-                    (page_id, e.kind, e.subtype, e.value, dumps(e.span.to_json()))
+                    (page_id, e.kind, e.subtype, e.value, span_json(e.span))
                     for e in item.entities
                 ],
             )

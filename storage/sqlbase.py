@@ -126,6 +126,19 @@ def dumps(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+_STR = json.encoder.encode_basestring  # what _ENCODER uses for strings (ensure_ascii=False)
+
+
+def span_json(span: Any) -> str:
+    """`dumps(span.to_json())` for a crawler.models.Span, written out directly (~3x faster;
+    the same text: keys sorted, compact; anything but int offsets takes the encoder)."""
+    start, end = span.start, span.end
+    if type(start) is not int or type(end) is not int:
+        return dumps(span.to_json())
+    return (f'{{"context":{_STR(span.context)},"end":{end},"scope":{_STR(span.scope)},'
+            f'"start":{start},"text":{_STR(span.text)}}}')
+
+
 def loads(value: str | None, default: Any) -> Any:
     if not value:
         return default

@@ -46,6 +46,7 @@ from storage.sqlbase import Row, Tx
 
 BUSY_TIMEOUT_MS = 30_000
 GROUP_MAX = 256  # results committed together at most
+CACHED_STATEMENTS = 512  # prepared statements kept per connection (sqlite3's default: 128)
 
 T = TypeVar("T")
 
@@ -139,6 +140,10 @@ def _in_transaction(conn: sqlite3.Connection, body: Callable[[], T], write: bool
     return out
 
 
+class _RecordFailed(Exception):
+    """A record of a group written without savepoints failed: write the group again isolated."""
+
+
 class _Pending:
     __slots__ = ("future", "item")
 
@@ -170,7 +175,8 @@ class SqliteStore(ReviewMixin, FrontierMixin):
             raise StoreError(f"no database at {self.path}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(self.path, isolation_level=None)
+            conn = await aiosqlite.connect(self.path, isolation_level=None,
+                                           cached_statements=CACHED_STATEMENTS)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         conn.row_factory = _dict_row  # type: ignore[assignment]
@@ -272,7 +278,14 @@ class SqliteStore(ReviewMixin, FrontierMixin):
                 if not group:
                     continue
                 try:
-                    outcomes = await self._run(functools.partial(self._record_group, group=group))
+                    try:  # optimistic: no savepoints (one record failing is rare)
+                        outcomes = await self._run(
+                            functools.partial(self._record_group, group=group, isolate=False)
+                        )
+                    except _RecordFailed:  # rolled back whole: again, each record isolated
+                        outcomes = await self._run(
+                            functools.partial(self._record_group, group=group, isolate=True)
+                        )
                 except BaseException as exc:  # nothing of the group was committed
                     for p in group:
                         if not p.future.done():
@@ -297,13 +310,22 @@ class SqliteStore(ReviewMixin, FrontierMixin):
             self._pending.clear()
 
     async def _record_group(
-        self, tx: Tx, *, group: list[_Pending]
+        self, tx: Tx, *, group: list[_Pending], isolate: bool = True
     ) -> list[RecordOutcome | Exception]:
-        """Each record in a savepoint: a failing one is undone alone and reported to its caller."""
+        """Each record in a savepoint (`isolate`): a failing one is undone alone and reported to
+        its caller. Without `isolate` (the first try) the first failure raises `_RecordFailed`,
+        the whole transaction is rolled back and the group is written again isolated."""
         assert isinstance(tx, _ThreadTx)
         conn = tx.conn
         now = self._now()
         out: list[RecordOutcome | Exception] = []
+        if not isolate:
+            for p in group:
+                try:
+                    out.append(await self._record_in_tx(tx, p.item, now))
+                except Exception as exc:
+                    raise _RecordFailed from exc
+            return out
         for p in group:
             conn.execute("SAVEPOINT record")
             try:
