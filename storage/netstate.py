@@ -332,22 +332,29 @@ class NetState:
                         ) -> list[str]:
         """Match the page's MinHash against the LSH; returns its template nodes (root first)."""
         roots: set[int] = set()
+        reps = 0  # representatives in the page's cluster (the merged clusters' together)
         if bands:
+            # every candidate with its cluster's representative count (read with it: no
+            # count query of its own afterwards)
             cands = await tx.fetchall(
-                "SELECT pkey, cluster, sig FROM net_tmpl_reps WHERE pkey IN "
+                "SELECT r.cluster, r.sig, (SELECT count(*) FROM net_tmpl_reps n "
+                "WHERE n.cluster = r.cluster) AS reps FROM net_tmpl_reps r WHERE r.pkey IN "
                 "(SELECT pkey FROM net_tmpl_bands WHERE bhash IN "
                 f"({','.join('?' * len(bands))}))", list(bands),
             )
             width = len(sig) * 4
             cands = [c for c in cands if len(c["sig"]) == width]
             if cands:  # every candidate's signature against this one, in one numpy pass
-                others = np.frombuffer(b"".join(bytes(c["sig"]) for c in cands),
+                others = np.frombuffer(b"".join([c["sig"] for c in cands]),
                                        dtype=np.uint32).reshape(len(cands), len(sig))
                 same = np.count_nonzero(others == sig.astype(np.uint32), axis=1)
-                need = self.threshold * len(sig)
-                roots.update(int(c["cluster"]) for c, n in zip(cands, same, strict=True)
-                             if n >= need)
+                counts = {int(cands[i]["cluster"]): int(cands[i]["reps"]) for i in
+                          np.flatnonzero(same >= self.threshold * len(sig)).tolist()}
+                roots.update(counts)
+                reps = sum(counts.values())
         root = min(roots | {pkey})
+        if root == pkey:  # (a backfilled page older than every cluster it matched)
+            reps = 0
         merged = sorted(r for r in roots if r != root)
         if merged:
             await tx.execute(
@@ -355,12 +362,6 @@ class NetState:
                 f"({','.join('?' * len(merged))})",
                 [root, *merged],
             )
-        reps = 0
-        if root != pkey:
-            r = await tx.fetchone(
-                "SELECT count(*) AS n FROM net_tmpl_reps WHERE cluster = ?", (root,)
-            )
-            reps = int(r["n"]) if r else 0
         if reps < self.max_reps:
             await tx.execute(
                 "INSERT INTO net_tmpl_reps (pkey, cluster, sig) VALUES (?, ?, ?) "

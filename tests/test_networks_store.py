@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
 
 from crawler.entities import extract_entities
 from crawler.models import (
@@ -183,3 +186,116 @@ async def test_the_hook_also_feeds_an_in_memory_view(db_url: str,  # noqa: F811
             await hook(doc(n, f"Ann{'ab'[n - 1]} – Berlin"), [p])
     [net] = view.networks()
     assert net.size == 2 and [e.value for e in net.entities] == ["+4915100000001"]
+
+
+def _template_pages(n: int, seed: int) -> list[tuple[str, str, str, list[Entity]]]:
+    """Pages from a few ad templates with names, cities and words swapped (clusters that grow
+    past the representative cap and merge), shared and own phones, short pages, refetches.
+    (A refetch is the same page again: when its entities change, the in-memory index still
+    reports the earlier fetch's entities, the store view only the current ones.)"""
+    import random
+
+    rng = random.Random(seed)
+    words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(3, 8)))
+             for _ in range(400)]
+    templates = [" ".join(rng.choices(words, k=50)) for _ in range(4)]
+    bridge = templates[0][: len(templates[0]) // 2] + " " + templates[1][len(templates[1]) // 2:]
+    names = ["Anna", "Bea", "Cleo", "Dana", "Eva", "Fay", "Gina", "Hana"]
+    cities = ["Berlin", "Paris", "Wien", "Roma", "Madrid"]
+    out: list[tuple[str, str, str, list[Entity]]] = []
+    for i in range(n):
+        name, city = rng.choice(names), rng.choice(cities)
+        r = rng.random()
+        if r < 0.8:
+            base = rng.choice([*templates, bridge]).split()
+            for _ in range(rng.randint(0, 3)):  # a few words changed: near, not equal
+                base[rng.randrange(len(base))] = rng.choice(words)
+            body = f"{name} in {city}: " + " ".join(base)
+        elif r < 0.9:
+            body = " ".join(rng.choices(words, k=40))
+        else:
+            body = "short ad"
+        ph = f"+4915100000{rng.randrange(20):03d}" if rng.random() < 0.4 else f"+4917{i:09d}"
+        if out and rng.random() < 0.15:  # a refetch of an earlier page (the same ad)
+            out.append(rng.choice(out))
+        else:
+            out.append((f"https://ads{i % 3}.example/{i}", f"{name} – {city}", body, [phone(ph)]))
+    return out
+
+
+async def test_store_view_gives_the_in_memory_links_on_template_heavy_pages(db_url: str,  # noqa: F811
+) -> None:
+    """Network ids, indicators and linked flags (PageLink) equal the in-memory index's, with
+    template clusters past `max_representatives` and merging, pages added in groups (one
+    transaction) and one at a time."""
+    import asyncio
+
+    import numpy as np
+
+    from crawler.templates import TemplateIndex
+
+    pages = _template_pages(260, seed=4)
+    memory = NetworkIndex(TemplateIndex(max_representatives=4))
+    async with open_store(db_url) as store:
+        net = await StoreNetwork.open(store, TemplateIndex(max_representatives=4))
+        want = [memory.add_document(None, u, BASE_T, t, b, e) for u, t, b, e in pages]
+        got = []
+        for i in range(0, len(pages), 13):  # groups of concurrent calls, as a worker makes
+            got += await asyncio.gather(*(net.add_document(u, t, b, e)
+                                          for u, t, b, e in pages[i : i + 13]))
+    assert got == want
+    ids = [link.network_id for link in got]
+    assert len({i for i in ids if i is not None}) >= 2 and np.mean([i is None for i in ids]) < 0.5
+    assert sum(bool(link.indicators) for link in got) >= 10
+    clusters = {memory.templates.find(k) for k in memory.templates._parent}
+    assert max(memory.templates.cluster_size(c) for c in clusters) > 4  # past the cap
+
+
+async def test_a_network_database_from_before_migration_4_migrates_and_carries_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SQLite database written with the rowid network tables (schema 3) gets the WITHOUT
+    ROWID tables with the same rows at open, and its network view continues as if nothing
+    happened: the same links as one in-memory index fed every page."""
+    import sqlite3
+
+    from storage import migrate
+
+    db = tmp_path / "old.db"
+    pages = _template_pages(120, seed=9)
+    memory = NetworkIndex()
+    want = [memory.add_document(None, u, BASE_T, t, b, e) for u, t, b, e in pages]
+    every = migrate.migrations
+    with monkeypatch.context() as m:
+        m.setattr(migrate, "migrations", lambda dialect: every(dialect)[:3])
+        async with open_store(str(db)) as store:
+            net = await StoreNetwork.open(store)
+            got = [await net.add_document(u, t, b, e) for u, t, b, e in pages[:70]]
+    def rows(table: str) -> list[tuple[object, ...]]:
+        with sqlite3.connect(db) as conn:
+            return sorted(conn.execute(f"SELECT * FROM {table}").fetchall())
+
+    def version() -> int:
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("SELECT max(version) FROM schema_version").fetchone()[0])
+
+    before = {t: rows(t) for t in NET_TABLES}
+    assert version() == 3 and all(before[t] for t in NET_TABLES if t != "net_confirmed")
+    async with open_store(str(db)):
+        pass  # migrates
+    assert version() == 4 and {t: rows(t) for t in NET_TABLES} == before
+    with sqlite3.connect(db) as conn:
+        for table in NET_TABLES:
+            sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)
+                               ).fetchone()[0]
+            assert sql.rstrip().endswith("WITHOUT ROWID"), table
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'net_nodes_comp'"
+                            ).fetchone() == ("net_nodes_comp",)
+    async with open_store(str(db)) as store:
+        net = await StoreNetwork.open(store)
+        got += [await net.add_document(u, t, b, e) for u, t, b, e in pages[70:]]
+    assert got == want
+    assert sum(link.network_id is not None for link in got[70:]) >= 10
+
+
+NET_TABLES = ("net_meta", "net_pages", "net_confirmed", "net_nodes", "net_entities")
+BASE_T = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
