@@ -53,7 +53,7 @@ from crawler.netguard import (
 from crawler.pinning import _PINS, PinnedBackend
 from crawler.policy import SourcePolicy
 from crawler.politeness import HostLimits, HostSlot, Pace, parse_retry_after
-from crawler.robots import RobotsCache, RobotsResponse, max_age
+from crawler.robots import RobotsCache, RobotsResponse, max_age, origin_from
 from crawler.settings import FetchSettings
 from crawler.transport import ADDRESS_EXTENSION
 
@@ -96,12 +96,13 @@ class _Exchange:
 
 
 class _Vetted:
-    __slots__ = ("host", "ip", "url")
+    __slots__ = ("host", "ip", "origin", "url")
 
-    def __init__(self, host: str, ip: str, url: httpx.URL) -> None:
+    def __init__(self, host: str, ip: str, url: httpx.URL, origin: str | None) -> None:
         self.host = host
         self.ip = ip
         self.url = url  # parsed once per hop
+        self.origin = origin  # robots.origin_of(url) (page hops only)
 
 
 def _media_type(value: str | None) -> tuple[str | None, str | None]:
@@ -305,7 +306,7 @@ class Fetcher:
                        if k in KEPT_HEADERS}
             # provenance: which address was contacted and what robots.txt said
             headers[ADDRESS_HEADER] = vetted.ip
-            rules = self.robots.peek(current)
+            rules = self.robots.peek(current, vetted.origin)
             if rules is not None:
                 headers[ROBOTS_HEADER] = rules.reason
             outcome = {"done": Outcome.FETCHED, "refused": Outcome.REFUSED,
@@ -368,12 +369,13 @@ class Fetcher:
             return Outcome.FAILED, Reason.DNS, str(exc)
         if ip is None:
             return Outcome.REFUSED, Reason.ADDRESS, why or "address refused"
-        vetted = _Vetted(host, ip, parsed)
-        if page:
-            refusal, delay = await self.robots.check(url)
-            self.slot(host).set_crawl_delay(delay)
-            if refusal is not None:
-                return Outcome.REFUSED, Reason.ROBOTS, refusal
+        if not page:
+            return _Vetted(host, ip, parsed, None)
+        vetted = _Vetted(host, ip, parsed, origin_from(parts.scheme, parts.hostname, port))
+        refusal, delay = await self.robots.check(url, vetted.origin)
+        self.slot(host).set_crawl_delay(delay)
+        if refusal is not None:
+            return Outcome.REFUSED, Reason.ROBOTS, refusal
         return vetted
 
     async def _fetch_robots(self, robots_url: str) -> RobotsResponse:

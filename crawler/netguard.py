@@ -15,12 +15,15 @@ refused outright. Hosts written as numbers in a non-standard form (decimal `2130
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+CHECK_MEMO_MAX = 10_000  # AddressGuard decisions remembered (all forgotten when full)
 
 # A resolver returns every address of a host (as strings); tests inject their own.
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -95,11 +98,25 @@ class AddressGuard:
             else ipaddress.ip_network(n, strict=False)
             for n in allow_cidrs
         )
+        # address -> decision: a decision depends only on the address and `allow` (fixed), and
+        # a crawl asks about the same few addresses again on every request
+        self._memo: dict[str | IPAddress, str | None] = {}
 
     def allowed_explicitly(self, ip: IPAddress) -> bool:
         return any(ip.version == net.version and ip in net for net in self.allow)
 
     def check(self, address: str | IPAddress) -> str | None:
+        """None if `address` may be contacted, else why not."""
+        memo = self._memo
+        if address in memo:
+            return memo[address]
+        why = self._check(address)
+        if len(memo) >= CHECK_MEMO_MAX:
+            memo.clear()
+        memo[address] = why
+        return why
+
+    def _check(self, address: str | IPAddress) -> str | None:
         try:
             ip = ipaddress.ip_address(address) if isinstance(address, str) else address
         except ValueError:
@@ -151,6 +168,7 @@ def _inet_aton_part(part: str) -> int:
     return int(part, 10)
 
 
+@functools.lru_cache(maxsize=4096)  # pure; asked again for the same hosts on every request
 def parse_numeric_host(host: str) -> tuple[IPAddress, bool] | None:
     """If `host` is an IP address in any form a resolver would accept, return it.
 

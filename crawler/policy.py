@@ -37,6 +37,7 @@ DEFAULT_DENY: tuple[str, ...] = (
     ".onion", ".i2p", ".localhost", ".local", ".internal", ".home.arpa",
 )
 
+DECISION_MEMO_MAX = 10_000  # host decisions remembered by a SourcePolicy (all dropped when full)
 _RULE_KEYS = {"rate", "concurrency", "max_depth", "same_site", "include", "exclude", "legal_basis"}
 _TOP_KEYS = {"allow", "deny", "default_deny", "legal_basis", "defaults", "sources"}
 
@@ -74,6 +75,9 @@ class SourcePolicy:
     defaults: SourceRule = field(default_factory=SourceRule)
     sources: tuple[SourceRule, ...] = ()
     path: str | None = None
+    # host -> decide()'s answer (it depends only on the host and the fields above, all fixed)
+    _decisions: dict[str, str | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     # ------------------------------------------------------------------ decisions
 
@@ -83,6 +87,16 @@ class SourcePolicy:
         host = (parts.hostname or "").lower()
         if not host:
             return f"URL has no host: {url!r}"
+        memo = self._decisions
+        if host in memo:
+            return memo[host]
+        why = self._decide_host(host)
+        if len(memo) >= DECISION_MEMO_MAX:
+            memo.clear()
+        memo[host] = why
+        return why
+
+    def _decide_host(self, host: str) -> str | None:
         where = f" ({self.path})" if self.path else ""
         for pattern in self.deny:
             if matches_domain(host, pattern):

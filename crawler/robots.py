@@ -73,8 +73,14 @@ class RobotsRules:
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    port = parts.port or (443 if scheme == "https" else 80)
-    host = (parts.hostname or "").lower()
+    return origin_from(scheme, parts.hostname, parts.port or (443 if scheme == "https" else 80))
+
+
+def origin_from(scheme: str, hostname: str | None, port: int) -> str:
+    """origin_of() from the parts of an urlsplit() result: the scheme, its .hostname and the
+    port (the scheme's default when none is given)."""
+    scheme = scheme.lower()
+    host = (hostname or "").lower()
     if ":" in host:
         host = f"[{host}]"
     return f"{scheme}://{host}:{port}"
@@ -149,8 +155,10 @@ class RobotsCache:
         self._rules: dict[str, RobotsRules] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def rules_for(self, url: str) -> RobotsRules:
-        origin = origin_of(url)
+    async def rules_for(self, url: str, origin: str | None = None) -> RobotsRules:
+        """`origin`: origin_of(url), when the caller has it already."""
+        if origin is None:
+            origin = origin_of(url)
         cached = self._rules.get(origin)
         if cached is not None and cached.expires_at > self._clock():
             return cached
@@ -184,9 +192,10 @@ class RobotsCache:
             return rules.reason
         return f"disallowed by robots.txt for user-agent {self.settings.user_agent_token!r}"
 
-    async def check(self, url: str) -> tuple[str | None, float | None]:
-        """(refusal, crawl_delay) for `url` from one look at the cached rules."""
-        rules = await self.rules_for(url)
+    async def check(self, url: str, origin: str | None = None) -> tuple[str | None, float | None]:
+        """(refusal, crawl_delay) for `url` from one look at the cached rules.
+        `origin`: origin_of(url), when the caller has it already."""
+        rules = await self.rules_for(url, origin)
         token = self.settings.user_agent_token
         delay = rules.crawl_delay(token, self.settings.crawl_delay_cap)
         if rules.allows(url, token):
@@ -199,5 +208,5 @@ class RobotsCache:
         rules = await self.rules_for(url)
         return rules.crawl_delay(self.settings.user_agent_token, self.settings.crawl_delay_cap)
 
-    def peek(self, url: str) -> RobotsRules | None:
-        return self._rules.get(origin_of(url))
+    def peek(self, url: str, origin: str | None = None) -> RobotsRules | None:
+        return self._rules.get(origin_of(url) if origin is None else origin)

@@ -157,3 +157,31 @@ async def test_lookup_failure_is_a_lookup_error() -> None:
 
     with pytest.raises(LookupError):
         await vet_host("nowhere.test", 80, AddressGuard(), resolve)
+
+
+_ADDRESSES = [a for a, _ in REFUSED] + ["93.184.215.14", "2606:4700::1", "127.0.0.1",
+                                        "::ffff:10.0.0.1", "fe80::1%eth0", "not-an-ip", ""]
+
+
+@pytest.mark.parametrize("allow", [(), ("127.0.0.1/32",), ("10.0.0.0/8", "fe80::/10")])
+def test_remembered_decisions_are_the_decisions(
+    allow: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crawler.netguard as netguard
+
+    monkeypatch.setattr(netguard, "CHECK_MEMO_MAX", 5)  # the memo fills and is dropped often
+    guard, fresh = AddressGuard(allow), AddressGuard(allow)
+    for _ in range(3):
+        for address in [*_ADDRESSES, ipaddress.ip_address("10.1.2.3")]:
+            assert guard.check(address) == fresh._check(address), address
+    assert len(guard._memo) <= 5
+
+
+def test_numeric_host_parsing_is_remembered_but_unchanged() -> None:
+    parse_numeric_host.cache_clear()
+    first = [parse_numeric_host(h) for h in ("127.1", "0x7f.0.0.1", "example.org", "::1")]
+    again = [parse_numeric_host(h) for h in ("127.1", "0x7f.0.0.1", "example.org", "::1")]
+    raw = [parse_numeric_host.__wrapped__(h)
+           for h in ("127.1", "0x7f.0.0.1", "example.org", "::1")]
+    assert first == again == raw
+    assert parse_numeric_host.cache_info().hits == 4

@@ -130,3 +130,24 @@ def test_follow_rules_depth_same_site_include_exclude() -> None:
 def test_cross_site_following_when_allowed() -> None:
     f = _follower("defaults: {max_depth: 1, same_site: false}\n")
     assert f.should_follow("https://example.org/", "https://other.example/x", 1)
+
+
+def test_remembered_host_decisions_are_the_decisions(monkeypatch: pytest.MonkeyPatch) -> None:
+    import crawler.policy as policy_module
+
+    monkeypatch.setattr(policy_module, "DECISION_MEMO_MAX", 3)  # filled and dropped often
+    policy = SourcePolicy.parse("allow: [example.org, '*.example.net']\ndeny: [bad.example.org]\n")
+    urls = ["http://example.org/a", "https://x.example.org/", "http://bad.example.org/",
+            "http://a.example.net/", "http://example.com/", "http://abc.onion/",
+            "http://EXAMPLE.org./", "http:///nohost", "http://user@example.org:81/"]
+    for _ in range(3):
+        for url in urls:
+            from urllib.parse import urlsplit
+
+            host = (urlsplit(url).hostname or "").lower()
+            expected = (f"URL has no host: {url!r}" if not host
+                        else policy._decide_host(host))
+            assert policy.decide(url) == expected, url
+    assert len(policy._decisions) <= 3
+    assert policy == SourcePolicy.parse(
+        "allow: [example.org, '*.example.net']\ndeny: [bad.example.org]\n")  # memo not compared

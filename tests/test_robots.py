@@ -234,3 +234,17 @@ async def test_robots_txt_is_fetched_once_per_origin_for_many_pages(site: Loopba
     async with Fetcher(_settings()) as f:
         await asyncio.gather(*(f.fetch(site.url(f"/p{i}")) for i in range(10)))
     assert site.paths().count("/robots.txt") == 1
+
+
+@pytest.mark.parametrize("url", [
+    "http://example.org/a", "HTTPS://Example.ORG:8443/x?y", "http://[::1]:8080/", "https://a.b/",
+    "http://example.org:80/", "http://xn--caf-dma.example/", "http://user:pw@h.example:81/p",
+])
+def test_origin_from_parts_is_origin_of(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from crawler.robots import origin_from, origin_of
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    assert origin_from(parts.scheme, parts.hostname, port) == origin_of(url)
