@@ -24,7 +24,7 @@ from storage.frontier import FrontierMixin
 from storage.migrate import apply_migrations
 from storage.results import _NOTHING, _STATE, RecordItem, page_row
 from storage.review import ReviewMixin
-from storage.sqlbase import Row, Tx, dumps, host_of
+from storage.sqlbase import Row, Tx, dumps, families_key, host_of, priority_rank, span_json
 
 ANALYZE_AFTER = 50_000  # new URLs in one batch
 
@@ -47,6 +47,24 @@ RECORD_SQL = (
     "unnest(?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY "
     "AS e(kind, subtype, value, span, n) ORDER BY e.n) "
     "SELECT (SELECT count(*) FROM held) AS held, (SELECT id FROM page) AS page_id"
+)
+
+
+# A new hit's previous-hit lookup, the hit and its `flagged` audit entry in ONE statement (the
+# three statements of ResultsMixin._insert_hit; the rare follow-ups stay separate: the existing
+# hit on a conflict, the carried-forward verdict).
+HIT_SQL = (
+    "WITH prev AS (SELECT id, content_sha256, ruleset_version, status, reviewer, reviewed_at "
+    "FROM hits WHERE url_id = ? ORDER BY id DESC LIMIT 1), "
+    "ins AS (INSERT INTO hits (page_id, url_id, url, content_sha256, ruleset_version, score, "
+    "priority, priority_rank, families, indicators, status, created_at, previous_hit_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, (SELECT id FROM prev)) "
+    "ON CONFLICT (url_id, content_sha256, ruleset_version) DO NOTHING RETURNING id), "
+    "aud AS (INSERT INTO audit (hit_id, actor, at, action, from_value, to_value, note) "
+    "SELECT ins.id, ?::text, ?::double precision, 'flagged', NULL, 'pending', ?::text FROM ins) "
+    "SELECT (SELECT id FROM ins) AS id, prev.id AS prev_id, prev.content_sha256, "
+    "prev.ruleset_version, prev.status, prev.reviewer, prev.reviewed_at "
+    "FROM (SELECT 1) AS one LEFT JOIN prev ON true"
 )
 
 
@@ -195,7 +213,7 @@ class PostgresStore(ReviewMixin, FrontierMixin):
                 *page_row(result, item.document, item.evidence),
                 fetched,
                 [e.kind for e in ents], [e.subtype for e in ents], [e.value for e in ents],
-                [dumps(e.span.to_json()) for e in ents],
+                [span_json(e.span) for e in ents],
             ),
         )
         if row is None or not row["held"]:  # the lease expired: someone else has the URL
@@ -209,6 +227,55 @@ class PostgresStore(ReviewMixin, FrontierMixin):
         hit_id, new = await self._insert_hit(tx, claim, item.worker, result, evaluation,
                                              page_id, now)
         return RecordOutcome(page_id=page_id, hit_id=hit_id, new_hit=new)
+
+    async def _insert_hit(
+        self,
+        tx: Tx,
+        claim: Claim,
+        worker: str,
+        result: FetchResult | Any,
+        evaluation: Evaluation,
+        page_id: int,
+        now: float,
+    ) -> tuple[int, bool]:
+        """ResultsMixin._insert_hit in one round trip for a new hit (HIT_SQL)."""
+        sha = result.sha256
+        row = await tx.fetchone(
+            HIT_SQL,
+            (
+                claim.url_id,
+                page_id, claim.url_id, claim.url, sha, evaluation.ruleset_version,
+                float(evaluation.score), evaluation.priority,
+                priority_rank(evaluation.priority),
+                families_key(i.family for i in evaluation.indicators),
+                dumps([i.to_json() for i in evaluation.indicators]), now,
+                worker, now,
+                f"{evaluation.priority} {evaluation.score:g} ruleset {evaluation.ruleset_version}",
+            ),
+        )
+        assert row is not None
+        if row["id"] is None:  # exactly-once: this (url, content, rule set) already has its hit
+            existing = await tx.fetchone(
+                "SELECT id FROM hits WHERE url_id = ? AND content_sha256 = ? "
+                "AND ruleset_version = ?",
+                (claim.url_id, sha, evaluation.ruleset_version),
+            )
+            assert existing is not None
+            return int(existing["id"]), False
+        hit_id = int(row["id"])
+        if row["prev_id"] is not None and row["content_sha256"] == sha and (
+            row["status"] != "pending"
+        ):
+            await tx.execute(
+                "UPDATE hits SET status = ?, reviewer = ?, reviewed_at = ? WHERE id = ?",
+                (row["status"], row["reviewer"], row["reviewed_at"], hit_id),
+            )
+            await self._audit(
+                tx, hit_id, "system", now, "carried_forward", "pending", row["status"],
+                f"verdict of hit {row['prev_id']} (same content, ruleset "
+                f"{row['ruleset_version']} -> {evaluation.ruleset_version})",
+            )
+        return hit_id, True
 
     async def add_batch(
         self,
