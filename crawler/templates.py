@@ -18,6 +18,7 @@ often a template is reused.
 
 from __future__ import annotations
 
+import array
 import re
 import zlib
 from collections.abc import Callable, Iterable
@@ -51,6 +52,7 @@ _MASKS: tuple[tuple[tuple[str, ...], re.Pattern[str], str, _Finder | None], ...]
     (("",), re.compile(r"[+(]?\d[\d\s().,:/\-]*"), " xnum ", None),
 )
 _WORD = re.compile(r"\w+")
+_U32 = next(c for c in "IL" if array.array(c).itemsize == 4)  # CRC-32 values, packed in C
 # normalise's tokens with the number mask folded in: a number (as the xnum mask matches it) or a
 # run of word characters without digits (what is left of a word once numbers are masked)
 _TOKEN = re.compile(r"[^\W\d]+|[+(]?\d[\d\s().,:/\-]*")
@@ -252,7 +254,7 @@ def shingle_hashes(text: str, mask: Iterable[str] = (), k: int = SHINGLE_WORDS) 
     n = len(hashes) - k + 1
     if n <= 0:
         return np.zeros(0, dtype=np.uint32)
-    words = np.array(hashes, dtype=np.uint64)
+    words = np.frombuffer(array.array(_U32, hashes), dtype=np.uint32).astype(np.uint64)
     for m in mask:
         if m:
             words[words == zlib.crc32(m.lower().encode("utf-8"))] = _XCAP
