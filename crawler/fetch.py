@@ -105,9 +105,24 @@ class _Vetted:
         self.origin = origin  # robots.origin_of(url) (page hops only)
 
 
+_MEDIA_TYPES: dict[str, tuple[str | None, str | None]] = {}  # Content-Type -> _media_type
+_MEDIA_TYPES_MAX = 1_000  # values remembered (all dropped when full)
+
+
 def _media_type(value: str | None) -> tuple[str | None, str | None]:
+    """(media type, charset) of a Content-Type value, lower-case; remembered per value."""
     if not value:
         return None, None
+    known = _MEDIA_TYPES.get(value)
+    if known is None:
+        known = _parse_media_type(value)
+        if len(_MEDIA_TYPES) >= _MEDIA_TYPES_MAX:
+            _MEDIA_TYPES.clear()
+        _MEDIA_TYPES[value] = known
+    return known
+
+
+def _parse_media_type(value: str) -> tuple[str | None, str | None]:
     media = value.split(";", 1)[0].strip().lower() or None
     m = _CHARSET.search(value)
     return media, (m.group(1).lower() if m else None)
@@ -443,7 +458,8 @@ class Fetcher:
                     try:
                         ex = await self._read(url, response, robots_txt, slot)
                     finally:
-                        await response.aclose()
+                        # what response.aclose() does, without its request-context wrapper
+                        await response.stream.aclose()  # type: ignore[union-attr]
             except TimeoutError:
                 slot.failed("deadline")
                 return _Exchange("failed", Reason.TIMEOUT,

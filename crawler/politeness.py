@@ -90,38 +90,32 @@ class HostSlot:
         """Wait for this host's turn, then hold `gate` (the global limit) for the exchange only."""
         self._users += 1
         try:
-            async with self._turn(pace, gate):
-                yield
+            async with self._sem:
+                # blocked_until may move later while we sleep (another 429): look again after
+                while (wait := self.blocked_until - self._clock()) > 0:  # noqa: ASYNC110
+                    await asyncio.sleep(wait)
+                if self.interval > 0:
+                    await self._throttle.acquire()  # type: ignore[no-untyped-call]
+                async with gate if gate is not None else contextlib.nullcontext():
+                    # exact spacing at departure: waiting for `gate` must not bunch requests up
+                    async with self._depart:
+                        now = self._clock()
+                        wait = max(self._last_departure + self.interval, self.blocked_until) - now
+                        if wait > 0:
+                            await asyncio.sleep(wait)
+                        if pace is not None and self.interval > 0:
+                            # reserve the cross-worker slot last, right before departure: any
+                            # wait between reserving and sending would let workers' requests
+                            # bunch up (no rate limit, nothing to share: no store round trip
+                            # per request)
+                            extra = await pace(self.host, self.interval)
+                            if extra > 0:
+                                await asyncio.sleep(extra)
+                        self._last_departure = self._clock()
+                    self.requests += 1
+                    yield
         finally:
             self._users -= 1
-
-    @asynccontextmanager
-    async def _turn(
-        self, pace: Pace | None, gate: asyncio.Semaphore | None
-    ) -> AsyncIterator[None]:
-        async with self._sem:
-            # blocked_until may move later while we sleep (another 429): look again after
-            while (wait := self.blocked_until - self._clock()) > 0:  # noqa: ASYNC110
-                await asyncio.sleep(wait)
-            if self.interval > 0:
-                await self._throttle.acquire()  # type: ignore[no-untyped-call]
-            async with gate if gate is not None else contextlib.nullcontext():
-                # exact spacing at departure: waiting for `gate` must not bunch requests up
-                async with self._depart:
-                    now = self._clock()
-                    wait = max(self._last_departure + self.interval, self.blocked_until) - now
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                    if pace is not None and self.interval > 0:
-                        # reserve the cross-worker slot last, right before departure: any wait
-                        # between reserving and sending would let workers' requests bunch up
-                        # (no rate limit, nothing to share: no store round trip per request)
-                        extra = await pace(self.host, self.interval)
-                        if extra > 0:
-                            await asyncio.sleep(extra)
-                    self._last_departure = self._clock()
-                self.requests += 1
-                yield
 
     def idle(self) -> bool:
         """Nothing in flight, nothing waiting, no backoff, pause or spacing still to honour."""

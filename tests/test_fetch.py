@@ -331,6 +331,17 @@ def test_header_lookup_answers_as_httpx_headers_get(raw: list[tuple[bytes, bytes
         assert get(name) == response.headers.get(name), name
 
 
+@settings_(max_examples=150, deadline=None)
+@given(st.one_of(st.sampled_from(["text/html", "TEXT/HTML; Charset=\"UTF-8\"", "text/plain;q=1",
+                                  "; charset=latin-1", "application/xhtml+xml ;charset = koi8-r",
+                                  " ", ""]),
+                 st.text(alphabet="tex/hml;charsetuf8= \"-", max_size=30)))
+def test_remembered_content_types_parse_as_before(value: str) -> None:
+    for _ in range(2):  # the second answer comes from the memo
+        assert fetch_module._media_type(value) == (
+            fetch_module._parse_media_type(value) if value else (None, None))
+
+
 async def test_only_get_requests_and_no_subresources(site: LoopbackSite) -> None:
     site.route("/a", '<img src="/img.jpg"><script src="/s.js"></script><form action="/f">')
     async with Fetcher(settings()) as f:
