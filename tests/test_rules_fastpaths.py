@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import gc
+import random
 import re
 from pathlib import Path
 
@@ -45,7 +46,15 @@ from crawler.rules.patterns import (
     regex_analysis,
     regex_atoms,
 )
-from crawler.rules.prefilter import LiteralEntry, scan_literals, scan_literals_reference
+from crawler.rules.prefilter import (
+    EXACT_MEM,
+    LiteralEntry,
+    _literal_set,
+    literal_set_bound,
+    nothing_in_any,
+    scan_literals,
+    scan_literals_reference,
+)
 from tests.rules_helpers import rule_dict, ruleset, selection
 
 # joiners around words: word characters (defeat whole-word matches), ASCII and non-ASCII
@@ -270,7 +279,8 @@ def test_literal_scan_does_not_trust_an_empty_set_result(shipped: RuleSet) -> No
         if plan.words is None:
             continue
         view = views.get(key)
-        blind = dataclasses.replace(plan, words=_SetOutOfMemory())
+        # a set too big to be exact (the shipped folded view's) is checked by the automaton
+        blind = dataclasses.replace(plan, words=_SetOutOfMemory(), exact=False)
         for scope in sorted(plan.scopes):
             want = scan_literals_reference(plan, view.text, plan.need_automaton, scope, "en")
             found: list[LiteralEntry] = []
@@ -402,3 +412,46 @@ def test_loading_leaves_the_garbage_collector_as_it_was(tmp_path: Path) -> None:
         assert not gc.isenabled()  # not switched on behind the caller's back
     finally:
         gc.enable()
+
+
+# ---------------------------------------------------------------------------- exact literal sets
+
+
+def test_only_small_literal_sets_skip_the_automaton_check(shipped: RuleSet) -> None:
+    exact = {key: plan.exact for key, plan in shipped._plans.items()}
+    assert exact[ViewKey()] is False  # ~3,000 strings: an empty result is still checked
+    assert exact[ViewKey(leet=True)] is True  # ~60 strings: its DFA cannot fill its cache
+    assert literal_set_bound(["abc"]) < literal_set_bound(["abc", "abd"])
+    assert 3 * literal_set_bound(["x" * 2000]) > EXACT_MEM  # big sets are never exact
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_an_exact_literal_set_finds_every_word_on_adversarial_text(seed: int) -> None:
+    """What the exactness bound relies on: a literal set given its bound as budget reports
+    every word that occurs, on a long text over the words' own alphabet (which walks as many
+    DFA states as any text can), and says nothing only when nothing occurs."""
+    rng = random.Random(seed)
+    words = sorted(
+        {"".join(rng.choice("abcd") for _ in range(rng.randint(3, 9))) for _ in range(150)}
+    )
+    the_set, exact = _literal_set(words)
+    assert exact
+    text = "".join(rng.choice("abcde") for _ in range(100_000))
+    want = {i for i, w in enumerate(words) if w in text}
+    assert set(the_set.Match(text.encode()) or ()) == want
+    assert the_set.Match(b"e" * 50_000) is None
+
+
+def test_exact_set_gives_what_the_automaton_check_gives(shipped: RuleSet) -> None:
+    texts = ["nothing of the pack here", "pay in u.s.d.t only", "p4ssp0rt kept by dr1v3r", ""]
+    for text in texts:
+        views = [Views(text + suffix).get(ViewKey(leet=True)) for suffix in ("", " x")]
+        plan = shipped._plans[ViewKey(leet=True)]
+        checked = dataclasses.replace(plan, exact=False)
+        assert nothing_in_any(plan, views) == nothing_in_any(checked, views)
+        for scope in sorted(plan.scopes):
+            a: list[LiteralEntry] = []
+            b: list[LiteralEntry] = []
+            got = scan_literals(plan, views[0], shipped._need, scope, None, a)
+            assert got == scan_literals(checked, views[0], shipped._need, scope, None, b)
+            assert a == b

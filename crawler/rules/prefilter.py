@@ -106,6 +106,9 @@ class ViewPlan:
     # regex gid -> the atom-set bits the automaton path needs (sets worth scanning, see
     # _worth_scanning; the RE2 set path needs every set: `needed_masks`)
     need_automaton: dict[int, int] = field(default_factory=dict)
+    # the literal set's DFA can never fill its cache (see literal_set_bound): an empty result
+    # of `words` is then trusted without the automaton pass that checks it otherwise
+    exact: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +167,12 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
                 if value[2] or any(bit & scanned[gid] for gid, bit in value[3]) or value[7]:
                     automaton.add_word(value[1], value)
             automaton.make_automaton()
+        the_set, exact = _literal_set([v[1] for v in values]) if values else (None, False)
         plans[key] = ViewPlan(
             key=key,
             scopes=frozenset(scopes[key]),
-            words=_literal_set([v[1] for v in values]) if values else None,
+            words=the_set,
+            exact=exact,
             values=tuple(values),
             automaton=automaton,
             unfiltered=tuple(unfiltered.get(key, ())),
@@ -176,19 +181,45 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
     return plans
 
 
-def _literal_set(words: list[str]) -> Any:
+LITERAL_MEM = 64 << 20  # the literal set's memory budget (bounds the DFA cache a worker keeps)
+EXACT_MEM = 1 << 30  # at most this budget is given to a set small enough to be exact
+
+
+def literal_set_bound(words: Iterable[str]) -> int:
+    """An upper bound, in bytes, of what the DFA of a literal re2.Set of `words` can ever hold.
+
+    In an unanchored search for literal strings, the threads alive after any input are fixed
+    by the longest suffix of the input that is a prefix of some word (the Aho-Corasick state),
+    so the DFA has at most one state per distinct prefix (B + 1 for B bytes of words), times
+    the flag variants of a state (counted as 8). A state holds at most every instruction of
+    the program (under 4 per byte of the words, plus a few; counted twice for RE2's marks) as
+    4-byte ints, and one pointer per byte class (at most 257), plus its header. With a budget
+    of three times this bound the cache never fills, so a search never gives up: an empty
+    result means that no word occurs. (The program itself and the work queues are far below
+    the third left over.)
+    """
+    b = sum(len(w.encode()) for w in words)
+    states = 8 * (b + 2)
+    state = 64 + 8 * 257 + 4 * 2 * (4 * b + 16)
+    return states * state
+
+
+def _literal_set(words: list[str]) -> tuple[Any, bool]:
     """An re2.Set matching each word as an exact, case-sensitive string (the words and the
-    text are folded alike), so `Match` says which words occur anywhere in the text."""
+    text are folded alike), so `Match` says which words occur anywhere in the text; and
+    whether its empty result can be trusted (the set is small: see literal_set_bound)."""
+    need = 3 * literal_set_bound(words)
+    exact = need <= EXACT_MEM
     options = re2.Options()
     options.log_errors = True
     options.literal = True
     options.case_sensitive = True
-    options.max_mem = 64 << 20  # bounds the DFA cache a long-running worker keeps
+    options.max_mem = max(LITERAL_MEM, need) if exact else LITERAL_MEM
     the_set = re2.Set.SearchSet(options)
     for word in words:
         the_set.Add(word)
     the_set.Compile()
-    return the_set
+    return the_set, exact
 
 
 def needed_masks(refs: list[PatternRef]) -> list[int]:
@@ -302,6 +333,8 @@ def scan_literals(
         # a long text dense in pack strings from its start: skip the set pass over all of it
         return _scan_automaton(plan, view.text, scope, lang, found)
     present = plan.words.Match(data)
+    if not present and plan.exact:
+        return set()  # what the automaton would find: nothing
     if not present or len(present) > dense:
         # nothing found: cheap to confirm with the automaton (no hits to walk), and RE2
         # reports a set whose DFA ran out of memory only as "no match", never partly
@@ -470,9 +503,10 @@ def nothing_in_any(plan: ViewPlan, views: list[View]) -> bool:
     if plan.words is not None:
         if plan.words.Match(data):
             return False
-        text = "\n".join(v.text for v in views)
-        if next(plan.automaton.iter(text), None) is not None:
-            return False  # the set said nothing: its DFA may have run out of memory
+        if not plan.exact:  # the set said nothing: its DFA may have run out of memory
+            text = "\n".join(v.text for v in views)
+            if next(plan.automaton.iter(text), None) is not None:
+                return False
     unfiltered = set(plan.unfiltered)
     for index in sorted({plan.chunk_of[g] for g in unfiltered}):
         chunk = plan.chunks[index]
