@@ -20,6 +20,7 @@ and `Content-Length` of the original response are kept as `X-Triage-Orig-*` head
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import hashlib
 import io
@@ -179,7 +180,89 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _records(result: FetchResult, level: int = DEFAULT_LEVEL) -> tuple[bytes, bytes]:
-    """The request and response records of `result`, each one gzip member at `level`."""
+    """The request and response records of `result`, each one gzip member at `level`.
+
+    Written directly, byte for byte what warcio writes (tests compare them), when every header
+    and the URI are ASCII; otherwise by warcio (`_records_warcio`)."""
+    uri = result.final_url or result.url
+    statusline, headers, protocol = _response_head(result)
+    if not (uri.isascii() and result.url.isascii() and "".join(
+            [statusline, protocol, *(k + v for k, v in headers)]).isascii()):
+        return _records_warcio(result, level)
+    ids = (_warc_id(), _warc_id())
+    request, response = _records_plain(result, uri, statusline, headers, protocol, ids)
+    return _gzip(request, level), _gzip(response, level)
+
+
+def _warc_id() -> str:
+    return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+_EMPTY_SHA1 = "sha1:" + base64.b32encode(hashlib.sha1(b"").digest()).decode()
+
+
+def _records_plain(
+    result: FetchResult, uri: str, statusline: str, headers: list[tuple[str, str]],
+    protocol: str, ids: tuple[str, str],
+) -> tuple[bytes, bytes]:
+    """Both records uncompressed, laid out as warcio's WARCWriter lays them out."""
+    parts = urlsplit(uri)
+    date = result.fetched_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    req_id, resp_id = ids
+    req_http = f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode("ascii")
+    request = _warc_block([
+        ("WARC-Date", date), ("WARC-Type", "request"), ("WARC-Record-ID", req_id),
+        ("WARC-Target-URI", uri), ("WARC-Payload-Digest", _EMPTY_SHA1),
+        ("WARC-Concurrent-To", resp_id), ("WARC-Block-Digest", _sha1(req_http)),
+        ("Content-Type", "application/http; msgtype=request"),
+        ("Content-Length", str(len(req_http))),
+    ], req_http, b"")
+    head = protocol + (" " if protocol and statusline else "") + statusline
+    http = "".join([head, "\r\n" if head else "", *(f"{k}: {v}\r\n" for k, v in headers),
+                    "\r\n"]).encode("ascii")
+    body = result.body
+    block = hashlib.sha1(http)
+    block.update(body)
+    warc: list[tuple[str, str]] = [
+        ("WARC-Date", date), (SHA256_HEADER, result.sha256 or _sha(body))]
+    if result.url != uri:
+        warc.append(("WARC-Triage-Requested-URI", result.url))
+    warc += [
+        ("WARC-Type", "response"), ("WARC-Record-ID", resp_id), ("WARC-Target-URI", uri),
+        ("WARC-Payload-Digest", _sha1(body)),
+        ("WARC-Block-Digest", "sha1:" + base64.b32encode(block.digest()).decode()),
+        ("Content-Type", "application/http; msgtype=response"),
+        ("Content-Length", str(len(http) + len(body))),
+    ]
+    return request, _warc_block(warc, http, body)
+
+
+def _warc_block(warc_headers: list[tuple[str, str]], http: bytes, payload: bytes) -> bytes:
+    head = "".join(["WARC/1.0\r\n", *(f"{k}: {v}\r\n" for k, v in warc_headers), "\r\n"])
+    return b"".join([head.encode("utf-8"), http, payload, b"\r\n\r\n"])
+
+
+def _sha1(data: bytes) -> str:
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode()
+
+
+def _response_head(result: FetchResult) -> tuple[str, list[tuple[str, str]], str]:
+    """Status line, headers (originals of the dropped ones kept aside) and protocol."""
+    raw = list(result.raw_headers) or list(result.headers.items())
+    headers = [(k, v) for k, v in raw if k.lower() not in _DROPPED]
+    headers += [(f"X-Triage-Orig-{k}", v) for k, v in raw if k.lower() in _DROPPED]
+    headers.append(("Content-Length", str(len(result.body))))
+    status = int(result.status or 0)
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    return f"{status} {phrase}".strip(), headers, result.http_version or "HTTP/1.1"
+
+
+def _records_warcio(result: FetchResult, level: int = DEFAULT_LEVEL) -> tuple[bytes, bytes]:
+    """`_records` built by warcio (any header text: non-ASCII values are %-encoded by it)."""
     uri = result.final_url or result.url
     parts = urlsplit(uri)
     date = result.fetched_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -192,18 +275,8 @@ def _records(result: FetchResult, level: int = DEFAULT_LEVEL) -> tuple[bytes, by
         uri, "request", payload=io.BytesIO(b""), length=0, http_headers=req_headers,
         warc_headers_dict={"WARC-Date": date},
     )
-    raw = list(result.raw_headers) or list(result.headers.items())
-    headers = [(k, v) for k, v in raw if k.lower() not in _DROPPED]
-    headers += [(f"X-Triage-Orig-{k}", v) for k, v in raw if k.lower() in _DROPPED]
-    headers.append(("Content-Length", str(len(result.body))))
-    status = int(result.status or 0)
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = ""
-    http_headers = StatusAndHeaders(
-        f"{status} {phrase}".strip(), headers, protocol=result.http_version or "HTTP/1.1"
-    )
+    statusline, headers, protocol = _response_head(result)
+    http_headers = StatusAndHeaders(statusline, headers, protocol=protocol)
     sha = result.sha256 or _sha(result.body)
     warc_headers = {"WARC-Date": date, SHA256_HEADER: sha}
     if result.url != uri:
@@ -226,8 +299,12 @@ def _serialise(record: Any, level: int = DEFAULT_LEVEL) -> bytes:
     (warcio's own gzip wrapper is level 9, one compress call per header block and chunk)."""
     buf = io.BytesIO()
     WARCWriter(buf, gzip=False).write_record(record)
+    return _gzip(buf.getvalue(), level)
+
+
+def _gzip(data: bytes, level: int) -> bytes:
     gz = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-    return gz.compress(buf.getbuffer()) + gz.flush()
+    return gz.compress(data) + gz.flush()
 
 
 # --------------------------------------------------------------------------- verify
@@ -270,8 +347,6 @@ def _check_member(data: bytes) -> tuple[str | None, str | None]:
         return f"payload SHA-256 {sha} != {SHA256_HEADER} {want}", sha
     digest = record.rec_headers.get_header("WARC-Payload-Digest") or ""
     if digest.startswith("sha1:"):
-        import base64
-
         sha1 = base64.b32encode(hashlib.sha1(payload).digest()).decode()
         if digest[5:] != sha1:
             return f"payload sha1 {sha1} != WARC-Payload-Digest {digest[5:]}", sha

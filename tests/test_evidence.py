@@ -231,7 +231,52 @@ def test_concurrent_writers_share_fsyncs_and_every_record_verifies(tmp_path: Pat
     report = verify_files(tmp_path)
     assert report.ok, report.problems
     assert report.records == 128 and report.files >= 2
+    ref = writer.write_ref(result(url="http://127.0.0.1:9/last"))  # alone: its own fsync
     path, durable = writer._durable
-    last = max(refs, key=lambda r: (r["file"], r["offset"]))
-    assert path is not None and path.name == last["file"]
-    assert durable >= last["offset"] + last["length"]  # returned only once fsynced
+    assert path is not None and path.name == ref["file"]
+    assert durable == ref["offset"] + ref["length"] == path.stat().st_size
+
+
+def _ids(record: bytes) -> str:
+    return record.split(b"WARC-Record-ID: ", 1)[1].split(b"\r\n", 1)[0].decode()
+
+
+VARIED = [
+    {},
+    {"status": 404, "http_version": "HTTP/1.0"},
+    {"status": 599, "body": b""},  # no reason phrase
+    {"url": "http://127.0.0.1:9/a?b=1&c=%20", "final_url": "http://127.0.0.1:9/z/y?q=2"},
+    {"url": "http://127.0.0.1:9", "final_url": "http://127.0.0.1:9"},  # empty path
+    {"raw_headers": (), "headers": {"content-type": "text/plain", "x-a": "b"}},
+    {"raw_headers": (("Content-Encoding", "gzip"), ("Transfer-Encoding", "chunked"),
+                     ("content-length", "10"), ("Set-Cookie", "a=1; b=2"), ("X-Empty", ""))},
+    {"body": HTML * 50, "sha256": None},
+    {"body": bytes(range(256)) * 20},
+]
+
+
+@pytest.mark.parametrize("fields", VARIED)
+def test_direct_records_are_byte_for_byte_what_warcio_writes(fields: dict[str, Any]) -> None:
+    from crawler.evidence import _records, _records_plain, _records_warcio, _response_head
+
+    fr = result(**fields)
+    want_req, want_resp = (gzip.decompress(r) for r in _records_warcio(fr, 9))
+    ids = (_ids(want_req), _ids(want_resp))
+    uri = fr.final_url or fr.url
+    statusline, headers, protocol = _response_head(fr)
+    got_req, got_resp = _records_plain(fr, uri, statusline, headers, protocol, ids)
+    assert (got_req, got_resp) == (want_req, want_resp)
+    req, resp = _records(fr)  # new record ids, the same layout
+    assert len(gzip.decompress(req)) == len(want_req)
+    assert len(gzip.decompress(resp)) == len(want_resp)
+    assert _ids(gzip.decompress(resp)) not in ids
+
+
+def test_non_ascii_headers_are_written_by_warcio(tmp_path: Path) -> None:
+    fr = result(raw_headers=(("Content-Type", "text/html"),
+                             ("Content-Disposition", "inline; filename=ñandú.html")))
+    writer = WarcWriter(tmp_path)
+    name, _ = writer.write(fr)
+    http = records(tmp_path / name)[1][2]
+    assert http.get_header("Content-Disposition") == "inline; filename*=UTF-8''%C3%B1and%C3%BA.html"
+    assert verify_files(tmp_path).ok
