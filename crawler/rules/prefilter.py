@@ -28,7 +28,12 @@ from crawler.rules.normalize import View, ViewKey
 from crawler.rules.patterns import MIN_ATOM, CompiledPattern
 
 MAX_MATCHES = 1000  # per pattern per scope; a pathological page cannot blow up memory
-CHUNK = 64  # regexes per re2.Set (bigger sets are faster but risk RE2's DFA memory budget)
+# regexes per re2.Set. A set's DFA never gives up a search (RE2::Set cannot fall back to the
+# NFA: a full cache is reset and the search goes on; Set compilation checks the DFA can run at
+# all), so a big set costs at worst speed on odd text, never a missed match. 256 puts the
+# shipped packs' ~300 regexes of the folded view in 2 sets instead of 6 (~10 % of evaluate on
+# rescan pages; dense and adversarial 20 KB pages no slower, same RSS).
+CHUNK = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +266,7 @@ def _regex_set(sources: Iterable[str], cased: bool) -> Any:
 
 
 def attach_sets(plans: dict[ViewKey, ViewPlan], refs: list[PatternRef]) -> dict[ViewKey, ViewPlan]:
-    """Put each view's regexes into re2.Sets of CHUNK (small sets keep RE2's DFA small)."""
+    """Put each view's regexes into re2.Sets of CHUNK."""
     out: dict[ViewKey, ViewPlan] = {}
     regexes: dict[ViewKey, dict[str, list[int]]] = {}  # view key -> regex source -> gids
     for ref in refs:
