@@ -2,6 +2,7 @@
 a baseline revision, on the loopback bench site. Not in `make bench`.
 
     python bench/fetch_bench.py [--pages 3000] [--rounds 4] [--baseline REV] [--concurrency 64]
+                                [--transport aiohttp|httpx]
 
 The site (bench/site.py) runs in its own process; each measurement is one child process running
 `Fetcher.fetch` over the same URLs with `concurrency` tasks, and reporting its own CPU time
@@ -36,10 +37,11 @@ from crawler.settings import FetchSettings
 logs.configure("json")  # as `triage crawl` does: level info, debug events filtered
 
 base, pages, conc, warm = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+transport = sys.argv[5]
 
 async def main():
     settings = FetchSettings(concurrency=conc, per_host_rps=0.0, per_host_concurrency=conc,
-                             allow_cidrs=("127.0.0.0/8",))
+                             allow_cidrs=("127.0.0.0/8",), transport=transport)
     digest = hashlib.sha256()
     async with Fetcher(settings) as fetcher:
         async def run(urls, keep):
@@ -73,10 +75,10 @@ asyncio.run(main())
 """
 
 
-def run_child(src: Path, base: str, pages: int, conc: int) -> dict[str, object]:
+def run_child(src: Path, base: str, pages: int, conc: int, transport: str) -> dict[str, object]:
     env = dict(os.environ, PYTHONPATH=str(src))
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, base, str(pages), str(conc), "200"],
+        [sys.executable, "-c", CHILD, base, str(pages), str(conc), "200", transport],
         cwd=src, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     if out.returncode != 0:
@@ -93,6 +95,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--baseline", default="HEAD", help="git revision to compare with")
+    parser.add_argument("--transport", default="aiohttp", choices=("aiohttp", "httpx"),
+                        help="the Fetcher's transport (TRIAGE_TRANSPORT)")
     args = parser.parse_args()
     site_cpu, client_cpus, plan = cpu_plan()
     if client_cpus:
@@ -107,7 +111,7 @@ def main() -> None:
             with running_site(max(args.pages, 200), site_cpu) as site:
                 for _ in range(args.rounds):
                     for label, src in (("baseline", wt), ("current", ROOT)):
-                        r = run_child(src, site.base, args.pages, args.concurrency)
+                        r = run_child(src, site.base, args.pages, args.concurrency, args.transport)
                         runs[label].append(float(r["cpu_s"]) * 1000 / args.pages)  # type: ignore[arg-type]
                         digests[label].add(str(r["digest"]))
                         if r["not_fetched"]:
@@ -116,7 +120,8 @@ def main() -> None:
             subprocess.run(["git", "worktree", "remove", "--force", str(wt)], cwd=ROOT,
                            check=False, capture_output=True)
     print(f"{plan}; {args.pages} pages x {args.rounds} alternating rounds, "
-          f"{args.concurrency} concurrent; baseline = {args.baseline}")
+          f"{args.concurrency} concurrent, {args.transport} transport; "
+          f"baseline = {args.baseline}")
     for label, values in runs.items():
         print(f"{label:9s} CPU ms/page median {statistics.median(values):.3f} "
               f"(min {min(values):.3f}, max {max(values):.3f}) digests {sorted(digests[label])}")
