@@ -149,6 +149,11 @@ class _Keys:
         self.value += 1
         return self.value - 1
 
+    def give_back(self) -> None:
+        """The key `next` just gave was not used (nothing was written with it)."""
+        assert self.value is not None
+        self.value -= 1
+
     async def save(self, tx: Tx) -> None:
         if self.value is not None and self.value != self.start:
             await tx.execute("UPDATE net_meta SET value = ? WHERE key = 'next_key'", (self.value,))
@@ -287,23 +292,26 @@ class NetState:
 
     async def _add(self, tx: Tx, page: PageInput, keys: _Keys) -> PageState:
         url = page.url
+        # A new URL (the usual case) is one statement: the insert tells whether it was new
+        # and, with the page's verdict from the audit log, whether it is confirmed.
+        pkey = page.page_key if page.page_key is not None else await keys.next(tx)
         row = await tx.fetchone(
-            "SELECT p.pkey, p.name, p.country, p.confirmed, "
-            "(SELECT count(*) FROM net_confirmed c WHERE c.url = ?) AS listed "
-            "FROM (SELECT 1 AS one) o LEFT JOIN net_pages p ON p.url = ?", (url, url),
+            "INSERT INTO net_pages (url, pkey, name, country, confirmed) VALUES (?, ?, ?, ?, "
+            "CASE WHEN ? = 1 OR EXISTS (SELECT 1 FROM net_confirmed c WHERE c.url = ?) "
+            "THEN 1 ELSE 0 END) ON CONFLICT (url) DO NOTHING RETURNING confirmed",
+            (url, pkey, page.name, page.country, int(page.confirmed), url),
         )
-        assert row is not None
-        new_page = row["pkey"] is None
-        if new_page:
-            pkey = page.page_key if page.page_key is not None else await keys.next(tx)
-            confirmed = page.confirmed or bool(row["listed"])
+        new_page = row is not None
+        if row is not None:
+            confirmed = bool(row["confirmed"])
             name, country = page.name, page.country
-            await tx.execute(
-                "INSERT INTO net_pages (url, pkey, name, country, confirmed) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (url, pkey, name, country, int(confirmed)),
+        else:  # a refetch: the key was not used after all
+            if page.page_key is None:
+                keys.give_back()
+            row = await tx.fetchone(
+                "SELECT pkey, name, country, confirmed FROM net_pages WHERE url = ?", (url,)
             )
-        else:
+            assert row is not None
             pkey, confirmed = int(row["pkey"]), bool(row["confirmed"])
             name, country = row["name"] or page.name, row["country"] or page.country
             if (name, country) != (row["name"], row["country"]):

@@ -6,9 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
-from pathlib import Path
-
-import pytest
 
 from crawler.entities import extract_entities
 from crawler.models import (
@@ -251,51 +248,4 @@ async def test_store_view_gives_the_in_memory_links_on_template_heavy_pages(db_u
     assert max(memory.templates.cluster_size(c) for c in clusters) > 4  # past the cap
 
 
-async def test_a_network_database_from_before_migration_4_migrates_and_carries_on(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A SQLite database written with the rowid network tables (schema 3) gets the WITHOUT
-    ROWID tables with the same rows at open, and its network view continues as if nothing
-    happened: the same links as one in-memory index fed every page."""
-    import sqlite3
-
-    from storage import migrate
-
-    db = tmp_path / "old.db"
-    pages = _template_pages(120, seed=9)
-    memory = NetworkIndex()
-    want = [memory.add_document(None, u, BASE_T, t, b, e) for u, t, b, e in pages]
-    every = migrate.migrations
-    with monkeypatch.context() as m:
-        m.setattr(migrate, "migrations", lambda dialect: every(dialect)[:3])
-        async with open_store(str(db)) as store:
-            net = await StoreNetwork.open(store)
-            got = [await net.add_document(u, t, b, e) for u, t, b, e in pages[:70]]
-    def rows(table: str) -> list[tuple[object, ...]]:
-        with sqlite3.connect(db) as conn:
-            return sorted(conn.execute(f"SELECT * FROM {table}").fetchall())
-
-    def version() -> int:
-        with sqlite3.connect(db) as conn:
-            return int(conn.execute("SELECT max(version) FROM schema_version").fetchone()[0])
-
-    before = {t: rows(t) for t in NET_TABLES}
-    assert version() == 3 and all(before[t] for t in NET_TABLES if t != "net_confirmed")
-    async with open_store(str(db)):
-        pass  # migrates
-    assert version() == 4 and {t: rows(t) for t in NET_TABLES} == before
-    with sqlite3.connect(db) as conn:
-        for table in NET_TABLES:
-            sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)
-                               ).fetchone()[0]
-            assert sql.rstrip().endswith("WITHOUT ROWID"), table
-        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'net_nodes_comp'"
-                            ).fetchone() == ("net_nodes_comp",)
-    async with open_store(str(db)) as store:
-        net = await StoreNetwork.open(store)
-        got += [await net.add_document(u, t, b, e) for u, t, b, e in pages[70:]]
-    assert got == want
-    assert sum(link.network_id is not None for link in got[70:]) >= 10
-
-
-NET_TABLES = ("net_meta", "net_pages", "net_confirmed", "net_nodes", "net_entities")
 BASE_T = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
