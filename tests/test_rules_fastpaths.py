@@ -49,6 +49,7 @@ from crawler.rules.patterns import (
 from crawler.rules.prefilter import (
     EXACT_MEM,
     LiteralEntry,
+    _bounded,
     _literal_set,
     literal_set_bound,
     nothing_in_any,
@@ -455,3 +456,19 @@ def test_exact_set_gives_what_the_automaton_check_gives(shipped: RuleSet) -> Non
             got = scan_literals(plan, views[0], shipped._need, scope, None, a)
             assert got == scan_literals(checked, views[0], shipped._need, scope, None, b)
             assert a == b
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    word=st.one_of(st.sampled_from(["age", "a_b", "-x-", "é", "call me", "²", "ǅa", "..."]),
+                   st.text(_ANY, min_size=1, max_size=4)),
+    pieces=st.lists(st.one_of(st.sampled_from(_JOINERS), st.sampled_from(["²", "٣", "ǅ", "x"]),
+                              st.text(_ANY, max_size=2)), max_size=12),
+    flags=st.sampled_from([(True, True), (True, False), (False, True)]),
+)  # fmt: skip
+def test_whole_word_regex_equals_the_occurrence_loop(
+    word: str, pieces: list[str], flags: tuple[bool, bool]
+) -> None:
+    text = word.join(pieces) if len(pieces) > 1 else "".join(pieces) + word
+    entry = LiteralEntry(word, flags[0], flags[1], frozenset({"body"}), frozenset(), (0,))
+    assert (_bounded(word, *flags).search(text) is not None) == bool(entry.find(text))

@@ -17,6 +17,7 @@ strings that actually occur, so it barely grows with the number of rules.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -348,8 +349,9 @@ def scan_literals(
     single: set[int] = set()
     n = len(data)
     values = plan.values
+    text = view.text
     for index in present:
-        _vid, _word, _entries, regs, by_scope, langs, word, direct, _size = values[index]
+        _vid, string, _entries, regs, by_scope, langs, word, direct, _size = values[index]
         if direct:
             single |= direct
         for gid, bit in regs:
@@ -361,6 +363,14 @@ def scan_literals(
             entries = tuple(e for e in entries if not (e.langs and lang not in e.langs))
             if not entries:
                 continue
+        first = entries[0]
+        ws, we = first.word_start, first.word_end
+        if all(e.word_start == ws and e.word_end == we for e in entries):
+            # one requirement for all: one regex search in C (a string occurring often inside
+            # other words costs the loop below a step per occurrence)
+            if not (ws or we) or _bounded(string, ws, we).search(text) is not None:
+                found.extend(entries)
+            continue
         size = len(word)
         i = data.find(word)
         while i >= 0:
@@ -390,6 +400,25 @@ def scan_literals(
             i = data.find(word, i + 1)
     single.update(gid for gid, mask in masks.items() if mask == need[gid])
     return single
+
+
+_BOUNDED: dict[tuple[str, bool, bool], re.Pattern[str]] = {}
+
+
+def _bounded(string: str, word_start: bool, word_end: bool) -> re.Pattern[str]:
+    """A regex finding `string` where no word character precedes it (word_start) and none
+    follows it (word_end). Python's `\\w` on str is exactly `c.isalnum() or c == "_"` (what
+    `_is_word` and the byte checks decide); the string comes first, so the search runs on
+    its literal prefix, and the character before is checked by a fixed-width lookbehind."""
+    key = (string, word_start, word_end)
+    pattern = _BOUNDED.get(key)
+    if pattern is None:
+        body = re.escape(string)
+        source = body + (f"(?<!\\w{body})" if word_start else "") + ("(?!\\w)" if word_end else "")
+        if len(_BOUNDED) > 50_000:
+            _BOUNDED.clear()
+        pattern = _BOUNDED[key] = re.compile(source)
+    return pattern
 
 
 def _word_char_before(data: bytes, i: int) -> bool:
