@@ -68,6 +68,38 @@ HIT_SQL = (
 )
 
 
+# A page with a new hit: RECORD_SQL's url state, page and entities plus the hit (a carried
+# verdict written in the row itself) and its audit entries (`flagged`, and `carried_forward`
+# after it) in ONE statement: one round trip, atomic without BEGIN/COMMIT. The same rows as
+# ResultsMixin's statements (tests compare them). `existing_id`: the hit this content already had.
+_RECORD_CTES = RECORD_SQL[: RECORD_SQL.index(" SELECT (SELECT count(*) FROM held)")]
+RECORD_HIT_SQL = (
+    _RECORD_CTES + ", "
+    "prev AS (SELECT id, content_sha256, ruleset_version, status, reviewer, reviewed_at "
+    "FROM hits WHERE url_id = ? ORDER BY id DESC LIMIT 1), "
+    "carry AS (SELECT * FROM prev WHERE content_sha256 = ?::text AND status <> 'pending'), "
+    "ins AS (INSERT INTO hits (page_id, url_id, url, content_sha256, ruleset_version, score, "
+    "priority, priority_rank, families, indicators, status, reviewer, reviewed_at, created_at, "
+    "previous_hit_id) "
+    "SELECT page.id, ?::bigint, ?::text, ?::text, ?::text, ?::double precision, ?::text, "
+    "?::integer, ?::text, ?::text, COALESCE((SELECT status FROM carry), 'pending'), "
+    "(SELECT reviewer FROM carry), (SELECT reviewed_at FROM carry), ?::double precision, "
+    "(SELECT id FROM prev) FROM page "
+    "ON CONFLICT (url_id, content_sha256, ruleset_version) DO NOTHING RETURNING id), "
+    "aud AS (INSERT INTO audit (hit_id, actor, at, action, from_value, to_value, note) "
+    "SELECT ins.id, a.actor, ?::double precision, a.action, a.from_value, a.to_value, a.note "
+    "FROM ins, (VALUES (1, ?::text, 'flagged', NULL::text, 'pending', ?::text), "
+    "(2, 'system', 'carried_forward', 'pending', (SELECT status FROM carry), "
+    "'verdict of hit ' || (SELECT id FROM carry) || ' (same content, ruleset ' || "
+    "(SELECT ruleset_version FROM carry) || ' -> ' || ?::text || ')')) "
+    "AS a(n, actor, action, from_value, to_value, note) "
+    "WHERE a.n = 1 OR EXISTS (SELECT 1 FROM carry) ORDER BY a.n) "
+    "SELECT (SELECT count(*) FROM held) AS held, (SELECT id FROM page) AS page_id, "
+    "(SELECT id FROM ins) AS hit_id, (SELECT id FROM hits WHERE url_id = ? AND "
+    "content_sha256 = ?::text AND ruleset_version = ?::text) AS existing_id"
+)
+
+
 @functools.lru_cache(maxsize=512)
 def _q(sql: str) -> str:
     """Our SQL uses `?` placeholders; psycopg wants `%s` (and literal % doubled)."""
@@ -180,19 +212,15 @@ class PostgresStore(ReviewMixin, FrontierMixin):
         retry_after: float | None = None,
         evidence: Mapping[str, Any] | None = None,
     ) -> RecordOutcome:
-        """One statement (one round trip) for a page without a hit; a transaction otherwise."""
+        """One statement (one round trip, autocommit) for a page, with or without a hit."""
         self._check_open()
         item = RecordItem(claim, worker, result, document, evaluation, entities, retry_after,
                           evidence)
-        hit = (evaluation is not None and evaluation.flagged and bool(result.sha256)
-               and result.outcome is Outcome.FETCHED)
-        if hit:
-            return await self._run(lambda tx: self._record_in_tx(tx, item, self._now()))
         pool = self._pool
         if pool is None:
             raise StoreError("the store is not open (use `async with open_store(...)`)")
         try:
-            async with pool.connection() as conn:  # autocommit: the one statement is atomic
+            async with pool.connection() as conn:  # autocommit: one statement is atomic
                 return await self._record_in_tx(_PgTx(conn), item, self._now())
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL: {exc}") from exc
@@ -205,28 +233,50 @@ class PostgresStore(ReviewMixin, FrontierMixin):
             state, not_before = "queued", now + max(0.0, item.retry_after)
         fetched = result.outcome is Outcome.FETCHED
         ents = item.entities if fetched else ()
-        row = await tx.fetchone(
-            RECORD_SQL,
-            (
-                state, result.reason.value, result.detail, not_before, now, claim.url_id,
-                item.worker,
-                *page_row(result, item.document, item.evidence),
-                fetched,
-                [e.kind for e in ents], [e.subtype for e in ents], [e.value for e in ents],
-                [span_json(e.span) for e in ents],
-            ),
+        evaluation = item.evaluation
+        sha = result.sha256
+        hit = fetched and evaluation is not None and evaluation.flagged and bool(sha)
+        params = (
+            state, result.reason.value, result.detail, not_before, now, claim.url_id,
+            item.worker,
+            *page_row(result, item.document, item.evidence),
+            fetched,
+            [e.kind for e in ents], [e.subtype for e in ents], [e.value for e in ents],
+            [span_json(e.span) for e in ents],
         )
+        if hit:
+            assert evaluation is not None
+            version = evaluation.ruleset_version
+            params += (
+                claim.url_id, sha,
+                claim.url_id, claim.url, sha, version, float(evaluation.score),
+                evaluation.priority, priority_rank(evaluation.priority),
+                families_key(i.family for i in evaluation.indicators),
+                dumps([i.to_json() for i in evaluation.indicators]), now,
+                now, item.worker,
+                f"{evaluation.priority} {evaluation.score:g} ruleset {version}", version,
+                claim.url_id, sha, version,
+            )
+        row = await tx.fetchone(RECORD_HIT_SQL if hit else RECORD_SQL, params)
         if row is None or not row["held"]:  # the lease expired: someone else has the URL
             return _NOTHING
         if row["page_id"] is None:
             return _NOTHING
         page_id = int(row["page_id"])
-        evaluation = item.evaluation
-        if evaluation is None or not evaluation.flagged or not result.sha256:
+        if not hit:
             return RecordOutcome(page_id=page_id, hit_id=None, new_hit=False)
-        hit_id, new = await self._insert_hit(tx, claim, item.worker, result, evaluation,
-                                             page_id, now)
-        return RecordOutcome(page_id=page_id, hit_id=hit_id, new_hit=new)
+        if row["hit_id"] is not None:
+            return RecordOutcome(page_id=page_id, hit_id=int(row["hit_id"]), new_hit=True)
+        existing = row["existing_id"]
+        if existing is None:  # written by another worker since this statement's snapshot
+            found = await tx.fetchone(
+                "SELECT id FROM hits WHERE url_id = ? AND content_sha256 = ? "
+                "AND ruleset_version = ?",
+                (claim.url_id, sha, evaluation.ruleset_version),  # type: ignore[union-attr]
+            )
+            assert found is not None
+            existing = found["id"]
+        return RecordOutcome(page_id=page_id, hit_id=int(existing), new_hit=False)
 
     async def _insert_hit(
         self,
