@@ -86,9 +86,11 @@ def find_city(*texts: str) -> tuple[str, str] | None:
     return None
 
 
-def person_name(title: str) -> str | None:
-    """The first capitalised word of the title that is not an ad word or the title's city."""
-    cities = _cities(title)
+def person_name(title: str, cities: list[re.Match[str]] | None = None) -> str | None:
+    """The first capitalised word of the title that is not an ad word or the title's city
+    (`cities`: `_cities(title)` when the caller has it already)."""
+    if cities is None:
+        cities = _cities(title)
     city_start = cities[-1].start() if cities else -1
     for m in _NAME_RE.finditer(title):
         word = m.group(1)
@@ -109,7 +111,12 @@ def tld_country(url: str) -> str | None:
 
 def ad_profile(url: str, title: str, body: str = "") -> AdProfile:
     """Best-effort advertised name, city and country of one page."""
-    path = unquote(urlsplit(url).path).replace("-", " ").replace("_", " ")
-    found = find_city(title, path, body[:600])
+    in_title = _cities(title)  # read once: for the city and to skip it as a name
+    if in_title:
+        city = in_title[-1].group(1).lower()
+        found: tuple[str, str] | None = (city, _CITIES[city])
+    else:
+        path = unquote(urlsplit(url).path).replace("-", " ").replace("_", " ")
+        found = find_city(path, body[:600])
     city, country = found if found else (None, None)
-    return AdProfile(person_name(title), city, country or tld_country(url))
+    return AdProfile(person_name(title, in_title), city, country or tld_country(url))

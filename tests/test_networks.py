@@ -274,3 +274,29 @@ def test_names_and_cities_from_the_title_are_masked_in_a_lowercase_template() ->
         index.add_document(n, f"https://ads.example/{n}", T0, f"{name} – {city}", body, [])
     [net] = index.networks()
     assert net.names == ("Anna", "Sofia") and len(net.templates) == 1
+
+
+def test_ad_profile_reads_the_title_once_with_the_same_result() -> None:
+    """ad_profile (title's cities found once, shared by city and name) equals the plain
+    composition of find_city / person_name / tld_country on varied titles, paths and bodies."""
+    import random
+    from urllib.parse import unquote, urlsplit
+
+    from crawler.profiles import AdProfile, ad_profile, find_city, person_name, tld_country
+
+    def plain(url: str, title: str, body: str) -> AdProfile:
+        path = unquote(urlsplit(url).path).replace("-", " ").replace("_", " ")
+        found = find_city(title, path, body[:600])
+        city, country = found if found else (None, None)
+        return AdProfile(person_name(title), city, country or tld_country(url))
+
+    rng = random.Random(12)
+    words = ["Anna", "Paris", "paris", "Berlin", "MÜNCHEN", "Sofia", "new", "Hot", "VIP", "Wien",
+             "den Haag", "Mia", "escort", "in", "23", "–", ",", "Zürich", "lyon", "Roma", "x"]
+    hosts = ["ads.example", "ads.example.de", "x.co.uk", "y.fr", "z"]
+    for _ in range(3000):
+        title = " ".join(rng.choices(words, k=rng.randint(0, 6)))
+        path = "/" + "-".join(rng.choices(words, k=rng.randint(0, 3)))
+        body = " ".join(rng.choices(words, k=rng.randint(0, 40)))
+        url = f"https://{rng.choice(hosts)}{path}"
+        assert ad_profile(url, title, body) == plain(url, title, body), (url, title, body)
