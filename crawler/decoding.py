@@ -190,8 +190,21 @@ _MAGIC: tuple[tuple[int, bytes, str], ...] = (
 SNIFF_MIN = 16  # bytes needed before a verdict (tar needs 262; checked when available)
 
 
+# first bytes of every signature at offset 0, and "R" of RIFF: any other first byte needs only
+# the two signatures further in (ftyp at 4, ustar at 257) looked at
+_FIRST_BYTES = frozenset([m[0] for off, m, _ in _MAGIC if off == 0] + [ord("R")])
+_FURTHER_IN = tuple((off, m) for off, m, _ in _MAGIC if off != 0)
+
+
 def sniff_media(head: bytes) -> str | None:
     """What kind of non-text file `head` (the first decoded bytes) starts with, if any."""
+    if not head or (head[0] not in _FIRST_BYTES and not any(
+            head[off : off + len(m)] == m for off, m in _FURTHER_IN)):
+        return None  # an ordinary text start ("<", a letter, whitespace): no signature fits
+    return _sniff_media(head)
+
+
+def _sniff_media(head: bytes) -> str | None:
     for offset, magic, what in _MAGIC:
         if head[offset : offset + len(magic)] == magic:
             if magic == b"MZ" and not _looks_like_pe(head):

@@ -1,4 +1,4 @@
-"""The only place that does HTTP. One shared httpx.AsyncClient; every hop checked; never raises.
+"""The only place that does HTTP. One shared httpx transport; every hop checked; never raises.
 
     async with Fetcher(settings) as fetcher:
         result = await fetcher.fetch("https://example.org/ad/1")   # always a FetchResult
@@ -139,7 +139,7 @@ def _host_key(url: str, parsed: httpx.URL | None = None) -> str:
 
 
 class Fetcher:
-    """Owns one httpx.AsyncClient, the robots cache and the per-host politeness slots."""
+    """Owns one httpx transport, the robots cache and the per-host politeness slots."""
 
     def __init__(
         self,

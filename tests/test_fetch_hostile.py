@@ -206,3 +206,36 @@ async def test_truncated_compressed_body_is_a_recorded_failure(site: LoopbackSit
     async with Fetcher(settings()) as f:
         r = await f.fetch(site.url("/t"))
     assert r.outcome is Outcome.FAILED and "cut short" in r.detail
+
+
+def _with_magic() -> Any:
+    from hypothesis import strategies as st
+
+    from crawler.decoding import _MAGIC
+
+    def place(args: tuple[int, bytes, bytes]) -> bytes:
+        i, filler, tail = args
+        offset, magic, _ = _MAGIC[i % len(_MAGIC)]
+        return (filler * 300)[:offset] + magic + tail
+
+    riff = st.tuples(st.binary(max_size=4), st.sampled_from([b"WEBP", b"AVI ", b"WAVE", b"TEXT"]))
+    return st.one_of(
+        st.binary(max_size=600),
+        st.tuples(st.integers(0, 1000), st.binary(min_size=1, max_size=3),
+                  st.binary(max_size=40)).map(place),
+        riff.map(lambda p: b"RIFF" + (p[0] + b"\0\0\0\0")[:4] + p[1] + b"..."),
+        st.sampled_from([b"<!doctype html>", b"MZ<html>", b"BZh9<p>", b"  \n<html", b""]),
+    )
+
+
+def test_the_sniffing_shortcut_answers_as_the_full_scan() -> None:
+    from hypothesis import given, settings
+
+    from crawler.decoding import _sniff_media, sniff_media
+
+    @settings(max_examples=400, deadline=None)
+    @given(_with_magic())
+    def check(head: bytes) -> None:
+        assert sniff_media(head) == _sniff_media(head)
+
+    check()

@@ -240,3 +240,41 @@ async def test_idle_host_slots_are_forgotten_but_busy_ones_kept(site: LoopbackSi
         f._prune_slots()
         assert "127.0.0.1" not in f._slots
         assert f._slots["busy.test"] is busy
+
+
+def _slot(concurrency: int = 1) -> Any:
+    from crawler.politeness import HostLimits, HostSlot
+
+    return HostSlot("h.test", HostLimits(rate=0, concurrency=concurrency, backoff_base=0.01,
+                                         backoff_max=1, fail_limit=5, pause=1))
+
+
+async def test_a_turn_gives_back_its_places_when_the_exchange_fails() -> None:
+    slot, gate = _slot(), asyncio.Semaphore(1)
+    with pytest.raises(ValueError):
+        async with slot.turn(gate=gate):
+            assert slot._sem.locked() and gate.locked() and slot._users == 1
+            raise ValueError("exchange failed")
+    assert not slot._sem.locked() and not gate.locked() and slot._users == 0
+    assert slot.requests == 1 and slot.idle()
+
+
+async def test_a_turn_cancelled_while_waiting_gives_back_only_what_it_took() -> None:
+    slot, gate = _slot(concurrency=2), asyncio.Semaphore(1)
+    await gate.acquire()  # another host's exchange holds the global place
+    waiter = asyncio.create_task(slot.turn(gate=gate).__aenter__())
+    await asyncio.sleep(0.01)
+    assert slot._users == 1 and slot._sem._value == 1  # holds a host place, waits for the gate
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert slot._users == 0 and slot._sem._value == 2 and gate.locked()  # the holder still has it
+    gate.release()
+    slot.blocked_until = time.monotonic() + 5  # a backoff: cancelled while sleeping it out
+    sleeper = asyncio.create_task(slot.turn(gate=gate).__aenter__())
+    await asyncio.sleep(0.01)
+    sleeper.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sleeper
+    assert slot._users == 0 and slot._sem._value == 2 and not gate.locked()
+    assert slot.requests == 0
