@@ -271,7 +271,8 @@ def distinct_at_least(values: np.ndarray, n: int) -> bool:
     look-alike navigation lines, hence the second, longer prefix)."""
     if len(values) < n:
         return False
-    return any(len(set(values[:stop].tolist())) >= n for stop in (4 * n, 64 * n, len(values)))
+    return any(len(set(values[:stop].tolist())) >= n
+               for stop in (4 * n, 16 * n, 128 * n, len(values)))
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
