@@ -5,6 +5,7 @@
                                             [--trace] [--db PATH] [--concurrency 16]
     .venv/bin/python bench/network_bench.py --make-db PATH --pages 100000
     .venv/bin/python bench/network_bench.py --startup PATH
+    .venv/bin/python bench/network_bench.py --base DIR [--pages 1500] [--rounds 5]
 
 Prints figures; it is not a test. Target (issue 7): the cost of adding one page to the network
 index stays flat as the index grows: µs/page at 100k over µs/page at 10k <= 1.5. Two parts are
@@ -23,6 +24,11 @@ held after N pages (tracemalloc, after gc) and the process RSS. `memory` is the 
 NetworkIndex (what crawl/worker used before), `store` the StoreNetwork on a fresh SQLite file.
 --make-db records N bench pages through the real store (claim + record_result); --startup times
 what a crawl start costs on it: NetworkIndex.from_store (before) vs StoreNetwork.open (after).
+--base: the crawl hook's two parts against another checkout (e.g. `git worktree add /tmp/base
+REV`), both loaded in this one process and run in alternating rounds (best round wins): the
+MinHash sketch (crawler/templates.py) and NetState.add_page (storage/netstate.py, a fresh SQLite
+file each round, the same inputs, groups of 16 concurrent calls as in a crawl and of 1 as in
+stages_bench); outputs are compared.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -246,6 +253,82 @@ async def startup(db: Path) -> None:
                   f"{time.process_time() - cpu:8.3f} s CPU", flush=True)
 
 
+def _load(name: str, path: Path) -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def compare_base(base: Path, pages: int, rounds: int) -> None:
+    """The hook's sketch and store transaction here vs in the checkout at `base`."""
+    import hashlib
+    import tempfile
+
+    import numpy as np
+
+    import crawler.templates as new_templates
+    import storage.netstate as new_state
+    from crawler.networks import StoreNetwork
+    from storage import open_store
+
+    old_templates = _load("base_templates", base / "crawler" / "templates.py")
+    old_state = _load("base_netstate", base / "storage" / "netstate.py")
+    docs = [d for d, _ in bench_pages(0, pages, pages)]
+    ents = [extract_entities(d) for d in docs]
+    sketchers = {"base": old_templates.TemplateIndex(), "new": new_templates.TemplateIndex()}
+    mask = ("anna", "berlin")
+    for d in docs[:200]:
+        a, b = (sketchers[k].sketch(d.body, mask) for k in ("base", "new"))
+        assert (a is None and b is None) or np.array_equal(a, b), d.url
+    best = {k: float("inf") for k in sketchers}
+    for r in range(rounds):
+        for k in ("base", "new") if r % 2 else ("new", "base"):
+            t = time.process_time()
+            for d in docs:
+                sketchers[k].sketch(d.body, mask)
+            best[k] = min(best[k], (time.process_time() - t) / len(docs) * 1e3)
+    print(f"sketch: base {best['base']:.3f} ms/page, here {best['new']:.3f} "
+          f"({best['base'] / best['new']:.2f}x), same signatures", flush=True)
+
+    maker = StoreNetwork.__new__(StoreNetwork)
+    maker.templates = new_templates.TemplateIndex()
+    inputs = [maker._input(d.url, d.title, d.body, e)[0] for d, e in zip(docs, ents, strict=True)]
+    inputs += inputs[: pages // 5]  # some refetches
+
+    async def run(module: Any, group: int) -> tuple[float, str]:
+        with tempfile.TemporaryDirectory() as tmp:
+            async with open_store(Path(tmp) / "net.db") as store:
+                state = module.NetState(store)
+                await state.meta("backfilled")
+                out: list[Any] = []
+                t = time.process_time()
+                for i in range(0, len(inputs), group):
+                    out += await asyncio.gather(*(state.add_page(p)
+                                                  for p in inputs[i : i + group]))
+                cpu = (time.process_time() - t) / len(inputs) * 1e3
+        digest = hashlib.sha256(repr([(s.network_id, s.linked, sorted(
+            (k, v.pages, v.name_count, v.country_count, v.names, v.countries)
+            for k, v in s.entities.items())) for s in out]).encode()).hexdigest()
+        return cpu, digest
+
+    for group in (16, 1):
+        best = {"base": float("inf"), "new": float("inf")}
+        digests: dict[str, str] = {}
+        for r in range(rounds if group > 1 else max(1, rounds // 2)):
+            for k in ("base", "new") if r % 2 else ("new", "base"):
+                cpu, digests[k] = await run(old_state if k == "base" else new_state, group)
+                best[k] = min(best[k], cpu)
+        same = "same states" if digests["base"] == digests["new"] else "STATES DIFFER"
+        print(f"NetState.add_page, {group:>2} pages per transaction: base {best['base']:.3f} "
+              f"ms/page CPU (both threads), here {best['new']:.3f} "
+              f"({best['base'] / best['new']:.2f}x), {same}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--crawl", choices=["memory", "store"])
@@ -259,7 +342,12 @@ def main() -> None:
     parser.add_argument("--new", type=int, default=1000, help="pages per timed batch")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--base", type=Path, help="checkout to compare the hook's parts with")
     args = parser.parse_args()
+    if args.base:
+        pages = args.pages[0] if args.pages != parser.get_default("pages") else 1500
+        asyncio.run(compare_base(args.base, pages, args.rounds if args.rounds != 7 else 5))
+        return
     if args.crawl:
         args.db.unlink(missing_ok=True)
         asyncio.run(crawl_hook(args.crawl, args.pages, args.trace, args.db, args.concurrency))
