@@ -263,6 +263,39 @@ def test_condition_closures_equal_tree_evaluation(shipped: RuleSet, data: st.Dat
     for cond in conds:
         ctx = _Answers(data, sorted(cond.referenced()))
         assert cond.fn(ctx) == cond.root.eval(ctx)
+        if cond.fn(ctx):  # what the engine's skip relies on
+            assert cond.needs <= ctx.present, cond.source
+
+
+@pytest.mark.parametrize(
+    ("source", "needs"),
+    [
+        ("a and (b or not c)", {"a"}), ("a or b", set()), ("(a and b) or (a and c)", {"a"}),
+        ("all of them", {"a", "b", "c"}), ("2 of them", set()), ("not a", set()),
+        ("count(a) >= 1 and count(b) < 2", {"a"}), ("count(c) == 0 or b", set()),
+        ("near(a, b, 3)", {"a", "b"}), ("2 of (a) and extracted(phone)", {"a"}),
+        ("1 of (a) or c", set()), ("1 of (a) and c", {"a", "c"}),
+    ],
+)  # fmt: skip
+def test_needed_selections(source: str, needs: set[str]) -> None:
+    assert parse_condition(source, {"a": 2, "b": 1, "c": 1}).needs == needs
+
+
+def test_skipping_rules_without_their_needed_selections_changes_no_evaluation(
+    shipped: RuleSet,
+) -> None:
+    assert any(shipped._needs)
+    plain = copy.copy(shipped)
+    plain._needs = [() for _ in shipped._needs]
+    texts = [
+        "Call me for booking, my driver brings you. Payment only in USDT, passport kept.",
+        "new in town, 19 years, only cash, no condom, my manager answers the phone",
+        "Warehouse job, accommodation provided, passport held by the agency, pay the fee first",
+        "ordinary bakery job, apply now",
+    ]
+    for body in texts:
+        doc = Document(url="https://x.test/", title="New girls", body=body, contact="t.me/x")
+        assert shipped.evaluate(doc) == plain.evaluate(doc)
 
 
 class _SetOutOfMemory:

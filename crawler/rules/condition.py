@@ -174,9 +174,12 @@ class Condition:
     # the tree as nested closures (evaluated per rule and page: no method dispatch, no
     # generator per and/or); same answers as root.eval
     fn: Callable[[Context], bool] = field(init=False, compare=False, repr=False)
+    # selections that match on every page where the condition is true (see `needed`)
+    needs: frozenset[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fn", to_function(self.root))
+        object.__setattr__(self, "needs", needed(self.root))
 
     def eval(self, ctx: Context) -> bool:
         return self.fn(ctx)
@@ -404,6 +407,28 @@ def to_function(node: Node) -> Callable[[Context], bool]:
         n, sels = node.n, node.sels
         return lambda ctx: sum(1 for s in sels if ctx.matched(s)) >= n
     return node.eval  # count, near, extracted, N of (selection): one call each anyway
+
+
+def needed(node: Node) -> frozenset[str]:
+    """Selections that match (`ctx.matched`) on every page where `node` is true: the engine
+    skips a rule whose needed selections did not all match without evaluating it. A
+    selection that did not match has no hits, so its distinct() and count() are 0 and near()
+    with it is false."""
+    if isinstance(node, Sel):
+        return frozenset({node.name})
+    if isinstance(node, And):
+        return frozenset().union(*(needed(c) for c in node.children))
+    if isinstance(node, Or):
+        return frozenset.intersection(*(needed(c) for c in node.children))
+    if isinstance(node, OfSelections):
+        return frozenset(node.sels) if node.n >= len(node.sels) and node.n > 0 else frozenset()
+    if isinstance(node, OfPatterns):
+        return frozenset({node.sel}) if node.n > 0 else frozenset()
+    if isinstance(node, Count):
+        return frozenset() if _OPS[node.op](0, node.k) else frozenset({node.sel})
+    if isinstance(node, Near):
+        return frozenset({node.a, node.b})
+    return frozenset()  # not, extracted
 
 
 Fn = Callable[[Context], bool]

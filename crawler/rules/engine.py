@@ -225,6 +225,11 @@ class RuleSet:
         self._rule_slots: dict[int, tuple[tuple[str, int], ...]] = {}
         for (ri, name), slot in slots.items():
             self._rule_slots[ri] = (*self._rule_slots.get(ri, ()), (name, slot))
+        # per rule: the slots of the selections its condition needs (condition.needed)
+        self._needs: list[tuple[int, ...]] = [
+            tuple(slots[(ri, sel)] for sel in sorted(rule.condition.needs) if (ri, sel) in slots)
+            for ri, rule in enumerate(self._rules)
+        ]
         self._entry_targets: dict[LiteralEntry, tuple[tuple[int, int], ...]] = {}
         for plan in self._plans.values():
             for entry in _literal_entries(plan):
@@ -264,7 +269,10 @@ class RuleSet:
             if ent.subtype:
                 kinds.add((ent.kind, ent.subtype.lower()))
         indicators: list[Indicator] = []
+        needs = self._needs
         for ri in sorted(touched):
+            if not all(slot in by_slot for slot in needs[ri]):
+                continue  # a selection the condition needs did not match: it is false
             rule = self._rules[ri]
             hits = {
                 sel: by_slot[slot] for sel, slot in self._rule_slots.get(ri, ()) if slot in by_slot
