@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -44,18 +44,21 @@ import structlog
 from crawler.decoding import ACCEPT_ENCODING, SNIFF_MIN, DecodeError, decoder_for, sniff_media
 from crawler.models import FetchResult, Outcome, Reason, utcnow
 from crawler.netguard import (
+    PINS,
     AddressGuard,
     Resolver,
     parse_numeric_host,
     system_resolver,
     vet_host,
 )
-from crawler.pinning import _PINS, PinnedBackend
 from crawler.policy import SourcePolicy
 from crawler.politeness import HostLimits, HostSlot, Pace, parse_retry_after
 from crawler.robots import RobotsCache, RobotsResponse, max_age, origin_from
 from crawler.settings import FetchSettings
 from crawler.transport import ADDRESS_EXTENSION
+
+if TYPE_CHECKING:
+    from crawler.pinning import PinnedBackend
 
 log = structlog.get_logger("triage.fetch")
 
@@ -167,8 +170,7 @@ class Fetcher:
         self._pace = pace
         self._resolver: Resolver = resolver or system_resolver
         self._clock = clock
-        proxy_host = urlsplit(settings.proxy).hostname if settings.proxy else None
-        self.backend = PinnedBackend(self.guard, {proxy_host.lower()} if proxy_host else None)
+        self._backend: PinnedBackend | None = None
         self._transport = transport
         self.transport: httpx.AsyncBaseTransport | None = None  # the one in use, once open
         self._timeouts: dict[str, float | None] = {}  # the request's "timeout" extension
@@ -221,6 +223,19 @@ class Fetcher:
         if self._state == "open" and self.transport is not None:
             await self.transport.__aexit__(exc_type, exc, tb)
         self._state = "closed"
+
+    @property
+    def backend(self) -> PinnedBackend:
+        """httpcore's pinned network backend, for the "httpx" transport; made (and httpcore
+        imported) on first use, so the default transport never loads httpcore."""
+        if self._backend is None:
+            from crawler.pinning import PinnedBackend
+
+            proxy = self.settings.proxy
+            proxy_host = urlsplit(proxy).hostname if proxy else None
+            self._backend = PinnedBackend(self.guard,
+                                          {proxy_host.lower()} if proxy_host else None)
+        return self._backend
 
     @property
     def connects(self) -> list[tuple[str, int]]:
@@ -451,7 +466,7 @@ class Fetcher:
         s = self.settings
         # the host's turn first (it may wait long), then a global place only for the exchange
         async with slot.turn(self._pace, gate=self._global):
-            token = _PINS.set({vetted.host: vetted.ip})
+            token = PINS.set({vetted.host: vetted.ip})
             try:
                 async with asyncio.timeout(s.total_timeout):
                     response = await transport.handle_async_request(self._request(vetted))
@@ -474,7 +489,7 @@ class Fetcher:
                 return _Exchange("failed", Reason.NETWORK,
                                  f"{type(exc).__name__}: {exc}", retryable=True)
             finally:
-                _PINS.reset(token)
+                PINS.reset(token)
         return ex
 
     async def _read(

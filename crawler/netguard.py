@@ -19,9 +19,14 @@ import functools
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# host -> vetted address, for the task that is sending a request: set by fetch.py around each
+# exchange, read by pinning.PinnedBackend (here, so fetch.py need not import httpcore)
+PINS: ContextVar[dict[str, str] | None] = ContextVar("triage_pins", default=None)
 
 CHECK_MEMO_MAX = 10_000  # AddressGuard decisions remembered (all forgotten when full)
 

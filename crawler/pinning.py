@@ -12,16 +12,14 @@ and a request is never written on a connection whose address is not the one vett
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import Any
 
 import httpcore
 
+from crawler.netguard import PINS as _PINS
 from crawler.netguard import AddressGuard
 
 CONNECT_LOG_MAX = 10_000  # PinnedBackend.connects entries kept (the oldest half dropped when full)
-# host -> vetted address, for the task that is sending a request (see PinnedBackend)
-_PINS: ContextVar[dict[str, str] | None] = ContextVar("triage_pins", default=None)
 
 
 # --------------------------------------------------------------------------- connection pinning

@@ -526,3 +526,21 @@ async def test_proxy_environment_variables_are_ignored(
             r = await f.fetch(site.url("/a"))
     assert r.outcome is Outcome.FETCHED and r.body == b"<p>a</p>"
     assert seen == [] and site.paths() == ["/robots.txt", "/a"]
+
+
+def test_the_default_transport_does_not_load_httpcore() -> None:
+    # start-up CPU of every crawl/worker: httpcore (~45 ms of imports) only for the httpx one
+    import subprocess
+    import sys
+
+    code = ("import asyncio, sys\n"
+            "from crawler.fetch import Fetcher\n"
+            "from crawler.settings import FetchSettings\n"
+            "async def main():\n"
+            "    async with Fetcher(FetchSettings(transport='aiohttp')):\n"
+            "        pass\n"
+            "asyncio.run(main())\n"
+            "print(sorted(m for m in ('httpcore', 'crawler.pinning') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
