@@ -24,10 +24,12 @@ from crawler.rules import RuleSet, load_ruleset
 from crawler.rules.condition import parse_condition
 from crawler.rules.model import RegexPattern
 from crawler.rules.normalize import (
+    OffsetMap,
     View,
     ViewKey,
     Views,
     _CharFold,
+    _CollapseMap,
     _fold,
     _fold_by_replace,
     _fold_by_table,
@@ -505,3 +507,27 @@ def test_whole_word_regex_equals_the_occurrence_loop(
     text = word.join(pieces) if len(pieces) > 1 else "".join(pieces) + word
     entry = LiteralEntry(word, flags[0], flags[1], frozenset({"body"}), frozenset(), (0,))
     assert (_bounded(word, *flags).search(text) is not None) == bool(entry.find(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(["a", "é", " ", "  ", "   ", "xy", "\u0301"]), max_size=40).map(
+        "".join
+    )
+)
+def test_collapse_map_equals_one_edit_per_run(text: str) -> None:
+    want = OffsetMap()
+    removed = 0
+    for m in re.finditer(" {2,}", text):
+        s, e = m.span()
+        want.add(s + 1 - removed, s + 1, e - s - 1, 0)
+        removed += e - s - 1
+    for source in (text, text.encode()):
+        got = _CollapseMap(source)
+        got._build()
+        assert (got._new, got._src, got._src_len, got._new_len) == (
+            want._new,
+            want._src,
+            want._src_len,
+            want._new_len,
+        )

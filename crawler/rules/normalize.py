@@ -17,6 +17,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 from typing import NamedTuple
 
 # ---------------------------------------------------------------------------- offset maps
@@ -406,13 +407,17 @@ class _CollapseMap(OffsetMap):
         self._source: str | bytes | None = source
 
     def _build(self) -> None:
+        """What `add(s + 1 - removed, s + 1, e - s - 1, 0)` per run of spaces [s, e) gives
+        (runs are maximal, so no two deletions are adjacent and none merge), list by list."""
         source, self._source = self._source, None
         text = source.decode("utf-8") if isinstance(source, bytes) else source
-        removed = 0
-        for m in _SPACE_RUN.finditer(text or ""):
-            s, e = m.span()
-            self.add(s + 1 - removed, s + 1, e - s - 1, 0)
-            removed += e - s - 1
+        spans = [m.span() for m in _SPACE_RUN.finditer(text or "")]
+        extra = [e - s - 1 for s, e in spans]
+        removed = accumulate(extra, initial=0)  # spaces removed before each run
+        self._new = [s + 1 - r for (s, _), r in zip(spans, removed, strict=False)]  # 1 extra
+        self._src = [s + 1 for s, _ in spans]
+        self._src_len = extra
+        self._new_len = [0] * len(spans)
 
     def __bool__(self) -> bool:
         return True  # made only for a text with a run of spaces
