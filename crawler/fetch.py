@@ -17,7 +17,7 @@ No cookies are kept, no forms are sent, no JavaScript is run, no sub-resource is
 
 Requests go straight to an httpx transport (`settings.http_transport`), as httpx.Request /
 httpx.Response: no httpx.AsyncClient layer (its auth, redirect, event-hook and cookie handling are
-all off here, and cost ~20 % of a fetch): the request headers are built once, exactly as the
+all off here, and cost ~10 % of a fetch): the request headers are built once, exactly as the
 client would build them (tests compare), redirects are this module's loop, no cookie is sent.
 The transport: "aiohttp" (default without a proxy) is
 crawler/transport.py, httpx over aiohttp's pool, pinned per request to the vetted address (the
