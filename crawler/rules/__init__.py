@@ -73,6 +73,7 @@ def _build_all(
 ) -> tuple[RuleSet | None, list[RuleProblem]]:
     from crawler.rules.compile import compile_rule
     from crawler.rules.loader import load_specs
+    from crawler.rules.patterns import save_atom_cache
 
     loaded = load_specs(_as_paths(paths))
     problems = list(loaded.problems)
@@ -83,6 +84,7 @@ def _build_all(
         problems.extend(rule_problems)
         if result is not None and id(rule) in unique:
             compiled.append(result)
+    save_atom_cache()
     if problems:
         problems.sort(key=lambda p: (p.file, p.line))
         return None, problems

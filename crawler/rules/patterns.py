@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from re import _constants as sre_c  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 import re2
 
+from crawler.rules.atomcache import AtomCache, cache_dir
 from crawler.rules.model import LiteralPattern, RegexPattern
 from crawler.rules.normalize import ViewKey, fold_literal, fold_regex, is_word_char
 
@@ -137,7 +139,45 @@ def regex_analysis(source: str, key: ViewKey) -> tuple[str, Any, tuple[Atoms, ..
     regex = compile_re2(folded, cased=key.cased)
     if regex.search("") is not None:
         raise PatternError(f"regex '{source}' matches the empty string")
-    return folded, regex, regex_atoms(folded, cased=key.cased)
+    return folded, regex, cached_atoms(folded, key.cased)
+
+
+_DISK: list[AtomCache] = []  # the process's on-disk atom cache, opened on first use
+
+
+def _disk() -> AtomCache:
+    if not _DISK:
+        try:
+            code = Path(__file__).read_bytes()
+            directory = cache_dir()
+        except OSError:
+            code, directory = b"", None
+        cache = AtomCache(directory, code)
+        cache.load(lambda source, cased: regex_atoms(source, cased=cased))
+        _DISK.append(cache)
+    return _DISK[0]
+
+
+def cached_atoms(source: str, cased: bool) -> tuple[Atoms, ...] | None:
+    """regex_atoms(source, cased=cased), from the on-disk cache when it has them (atomcache)."""
+    cache = _disk()
+    hit, atoms = cache.get(source, cased)
+    if not hit:
+        atoms = regex_atoms(source, cased=cased)
+        cache.put(source, cased, atoms)
+    return atoms
+
+
+def save_atom_cache() -> None:
+    """Write what this process added to the on-disk atom cache (no-op if nothing)."""
+    if _DISK:
+        _DISK[0].save()
+
+
+def reset_atom_cache() -> None:
+    """Forget the opened cache (tests: the next use reads TRIAGE_RULES_CACHE again)."""
+    _DISK.clear()
+    regex_analysis.cache_clear()
 
 
 # ---------------------------------------------------------------------------- atom analysis
