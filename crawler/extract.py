@@ -88,6 +88,33 @@ def _tag_alternation(names: list[str]) -> str:
 # text between <tr> and <td> would be moved out of the table by the parser
 _BLOCK_EDGE = re.compile(rf"<(?=/?(?:{_tag_alternation(_BLOCK_TAG_NAMES)})[\s/>])")
 _CELL_OPEN = re.compile(r"(<t[dh](?:[\s/][^<>]{0,4096})?>)", re.IGNORECASE)
+
+# The same two patterns over UTF-8 bytes, for text that came from UTF-8 (most pages): the marked
+# bytes go to lexbor as they are (a str would be encoded again) and bytes are searched faster than
+# text holding non-Latin-1 characters. What str patterns match by character is spelled out in
+# UTF-8: _SPACE is every character str's \s matches (tested against all code points), and
+# _UTF8_NOT_ANGLE is one whole character other than < and > (so {0,4096} still counts characters).
+_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"  # noqa: E501
+
+
+def _utf8_one_of(chars: str) -> bytes:
+    """A bytes pattern matching the UTF-8 form of exactly one of `chars`."""
+    ascii_chars = b"".join(re.escape(c.encode()) for c in chars if c.isascii())
+    others = [re.escape(c.encode()) for c in chars if not c.isascii()]
+    return b"(?:" + b"|".join([b"[" + ascii_chars + b"]", *others]) + b")"
+
+
+_UTF8_NOT_ANGLE = (
+    rb"(?:[^<>\x80-\xff]|[\xc0-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf7][\x80-\xbf]{3})"
+)
+_BLOCK_EDGE_UTF8 = re.compile(
+    b"<(?=/?(?:" + _tag_alternation(_BLOCK_TAG_NAMES).encode() + b")" + _utf8_one_of(_SPACE + "/>")
+    + b")"
+)  # fmt: skip
+_CELL_OPEN_UTF8 = re.compile(
+    b"(<[tT][dDhH](?:" + _utf8_one_of(_SPACE + "/") + _UTF8_NOT_ANGLE + b"{0,4096})?>)"
+)
+_BLOCK_UTF8 = BLOCK.encode()
 _REMOVED_TAG_SET = frozenset(_REMOVED_TAGS)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _INVISIBLE_SELECTOR = ", ".join(_REMOVED_TAGS) + (
@@ -180,11 +207,14 @@ def extract(
     # bytes replaced or not) a NUL character comes only from a NUL byte, U+E000 (BLOCK) is
     # EE 80 80, and "<" is one byte never found inside another character's bytes.
     utf8 = codec == "utf-8"
+    edited = False
     if (not utf8 or b"\x00" in body) and "\x00" in text:
         text = text.replace("\x00", "")
         warnings.append("NUL bytes removed")
+        edited = True
     if (not utf8 or b"\xee" in body) and BLOCK in text:
         text = text.replace(BLOCK, "")
+        edited = True
     if not is_html:
         return _plain(text, url, warnings)
     depth = 0 if utf8 and body.count(b"<") < MAX_DEPTH else nesting_depth(text)
@@ -194,8 +224,15 @@ def extract(
         )
         return _raw_markup(text, url, warnings)
     try:
-        cells = (b"<t" in body or b"<T" in body) if utf8 else None
-        return _html(text, url, list(warnings), cells)
+        if not utf8:
+            return _html(text, url, list(warnings))
+        # the UTF-8 the text came from: the body itself unless a byte-order mark was skipped,
+        # invalid bytes were replaced (U+FFFD) or characters removed
+        if edited or body.startswith(codecs.BOM_UTF8) or "\ufffd" in text:
+            data = text.encode("utf-8", "ignore")
+        else:
+            data = body
+        return _html(text, url, list(warnings), b"<t" in data or b"<T" in data, data)
     except Exception as exc:  # a parser bug must cost one page's structure, not the crawl
         warnings.append(
             f"HTML parsing failed ({type(exc).__name__}); text taken from the raw markup"
@@ -648,8 +685,28 @@ def mark_blocks(text: str, cells: bool | None = None) -> str:
     return marked
 
 
-def _html(text: str, url: str, warnings: list[str], cells: bool | None = None) -> Document:
-    tree = LexborHTMLParser(mark_blocks(text, cells))
+def mark_blocks_utf8(data: bytes, cells: bool | None = None) -> bytes:
+    """mark_blocks() over UTF-8: mark_blocks_utf8(t.encode()) == mark_blocks(t).encode()."""
+    marked = _BLOCK_EDGE_UTF8.sub(_BLOCK_UTF8 + b"<", data)
+    if cells if cells is not None else (b"<t" in marked or b"<T" in marked):
+        parts = _CELL_OPEN_UTF8.split(marked)
+        parts[1::2] = [tag + _BLOCK_UTF8 for tag in parts[1::2]]
+        marked = b"".join(parts)
+    return marked
+
+
+def _html(
+    text: str,
+    url: str,
+    warnings: list[str],
+    cells: bool | None = None,
+    utf8: bytes | None = None,
+) -> Document:
+    """`utf8`: the text's UTF-8 form when at hand (then marked as bytes; same tree)."""
+    if utf8 is None:
+        tree = LexborHTMLParser(mark_blocks(text, cells))
+    else:
+        tree = LexborHTMLParser(mark_blocks_utf8(utf8, cells))
     root = tree.root
     lang_attr = None
     html_node = tree.root  # the document element: what css_first("html") finds first

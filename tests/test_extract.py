@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html as html_lib
 import re
 import time
@@ -20,6 +21,7 @@ from crawler.extract import (
     _CONTACT_SELECTOR,
     _INVISIBLE_SELECTOR,
     _REMOVED_TAG_SET,
+    _SPACE,
     BLOCK,
     MAX_SCOPE_CHARS,
     _anchors_and_contact_nodes,
@@ -27,9 +29,11 @@ from crawler.extract import (
     _is_hidden,
     _lines,
     _remove,
+    decode,
     extract,
     guess_language,
     mark_blocks,
+    mark_blocks_utf8,
     nesting_depth,
 )
 from crawler.models import Document
@@ -573,3 +577,58 @@ def test_one_anchor_and_contact_pass_finds_what_two_found(body: str, in_head: bo
     want = ([(n.html, n.attrs.get("href")) for n in old.css(_ANCHOR_SELECTOR)],
             [n.html for n in old.css(_CONTACT_SELECTOR)])  # fmt: skip
     assert got == want
+
+
+def test_space_is_every_character_str_regex_whitespace_matches() -> None:
+    every = (chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert set(_SPACE) == {c for c in every if c.isspace()}
+    assert all(re.fullmatch(r"\s", c) for c in _SPACE)
+    assert not any(re.fullmatch(r"\s", chr(c)) for c in range(0x3100) if chr(c) not in _SPACE)
+
+
+def _utf8_marking_agrees(text: str) -> None:
+    assert mark_blocks_utf8(text.encode()) == mark_blocks(text).encode()
+    cells = "<t" in text or "<T" in text
+    assert mark_blocks_utf8(text.encode(), cells) == mark_blocks(text, cells).encode()
+
+
+def test_utf8_marking_agrees_with_str_marking_after_any_character() -> None:
+    chars = [chr(c) for c in range(0x3100)] + [chr(c) for c in range(0x3100, 0x110000, 97)]
+    chars = [c for c in chars if not 0xD800 <= ord(c) <= 0xDFFF] + list(_SPACE)
+    forms = [f"<p{c}x</LI{c}<td{c}y><TH{c}>{c}<br{c}<dIv{c}" for c in chars]
+    _utf8_marking_agrees("z".join(forms))
+    for form in forms[:: len(forms) // 50] + [f"<td{c}>" for c in _SPACE]:
+        _utf8_marking_agrees(form)
+
+
+@pytest.mark.parametrize("char", ["a", "é", "€", "\U0001d11e", "\u3000"])
+@pytest.mark.parametrize("count", [4094, 4095, 4096, 4097])
+def test_utf8_cell_attributes_are_counted_in_characters(char: str, count: int) -> None:
+    for text in (f"<td {char * (count - 1)}>x", f"<td/{char * count}>x", f"<TH\xa0{char * count}>"):
+        _utf8_marking_agrees(text)
+
+
+_UTF8_MARKUP = st.sampled_from(["\u3000", "\u2028", "\x85", "\xa0", "€", "𝄞", "<td\u3000",
+                                "<TD\x85a>", "<th\u2029", "<li\xa0", "</DIV\u205f"])  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_MARKUP | _UTF8_MARKUP | st.characters(exclude_categories=["Cs"]),
+                max_size=40).map("".join))  # fmt: skip
+def test_utf8_marking_agrees_with_str_marking(text: str) -> None:
+    _utf8_marking_agrees(text)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\xef\xbb\xbf<p>bom</p><td>c", b"<p>a\x00b</p><\x00td>c", b"<p>x<\xee\x80\x80td>c</p>",
+     b"<p>bad \xff byte<td>c", b"<p>cut at the end \xe2\x82", b"<p>real \xef\xbf\xbd</p>",
+     "<p>ok € 𝄞</p><table><tr><td>c<th>d</table>".encode()],
+)  # fmt: skip
+def test_utf8_pages_give_what_the_same_text_gives_in_another_charset(body: bytes) -> None:
+    """UTF-8 pages are marked as bytes (the body itself when it is exactly the text's UTF-8);
+    the same text from UTF-16 takes the str path."""
+    doc = ex(body, charset="utf-8")
+    text = decode(body, "utf-8", True, [])
+    other = ex(text.encode("utf-16"), charset="utf-16")
+    assert dataclasses.replace(doc, warnings=()) == dataclasses.replace(other, warnings=())
