@@ -217,7 +217,8 @@ def extract(
         edited = True
     if not is_html:
         return _plain(text, url, warnings)
-    depth = 0 if utf8 and body.count(b"<") < MAX_DEPTH else nesting_depth(text)
+    tags = body.count(b"<") if utf8 else text.count("<")
+    depth = 0 if tags < MAX_DEPTH else nesting_depth(text)
     if depth > MAX_DEPTH:
         warnings.append(
             f"markup nested {depth} deep (over {MAX_DEPTH}); text taken from the raw markup"
@@ -225,14 +226,15 @@ def extract(
         return _raw_markup(text, url, warnings)
     try:
         if not utf8:
-            return _html(text, url, list(warnings))
+            return _html(text, url, list(warnings), few_tags=tags < MAX_ANCHORS)
         # the UTF-8 the text came from: the body itself unless a byte-order mark was skipped,
         # invalid bytes were replaced (U+FFFD) or characters removed
         if edited or body.startswith(codecs.BOM_UTF8) or "\ufffd" in text:
             data = text.encode("utf-8", "ignore")
         else:
             data = body
-        return _html(text, url, list(warnings), b"<t" in data or b"<T" in data, data)
+        cells = b"<t" in data or b"<T" in data
+        return _html(text, url, list(warnings), cells, data, few_tags=tags < MAX_ANCHORS)
     except Exception as exc:  # a parser bug must cost one page's structure, not the crawl
         warnings.append(
             f"HTML parsing failed ({type(exc).__name__}); text taken from the raw markup"
@@ -557,7 +559,7 @@ _ANCHOR_TAG_IDS = frozenset(
 
 def _anchors_and_contact_nodes(
     tree: LexborHTMLParser,
-) -> tuple[list[tuple[LexborNode, str | None]], list[LexborNode]]:
+) -> tuple[list[tuple[LexborNode, str | None]], list[LexborNode]] | None:
     """What css(_ANCHOR_SELECTOR) and css(_CONTACT_SELECTOR) give, from one tree walk instead of
     two: ([(anchor, its href)], contact nodes), both in document order.
 
@@ -567,8 +569,8 @@ def _anchors_and_contact_nodes(
     (contact nodes are reported as often as css(_CONTACT_SELECTOR) reports them; only the
     10,000-line cap counts repeats). Foreign (svg, math) elements, for which lexbor's [href]
     also matches xlink:href, are removed before this runs. Tested against the two passes.
-    Called only when no more than MAX_ANCHORS anchors can be found: past that cap the two passes
-    read fewer attributes.
+    None when there are more than MAX_ANCHORS anchors: the two passes read hrefs only up to the
+    cap (pages with many tags go to them directly).
     """
     anchors: list[tuple[LexborNode, str | None]] = []
     contacts: list[LexborNode] = []
@@ -583,6 +585,8 @@ def _anchors_and_contact_nodes(
             attrs = node.attrs
             href = attrs.get("href")  # None also for a valueless href attribute
             if href is not None or "href" in attrs:
+                if len(anchors) >= MAX_ANCHORS:
+                    return None
                 anchors.append((node, href))
                 continue
         contacts.append(node)
@@ -701,8 +705,11 @@ def _html(
     warnings: list[str],
     cells: bool | None = None,
     utf8: bytes | None = None,
+    *,
+    few_tags: bool = True,
 ) -> Document:
-    """`utf8`: the text's UTF-8 form when at hand (then marked as bytes; same tree)."""
+    """`utf8`: the text's UTF-8 form when at hand (then marked as bytes; same tree).
+    `few_tags`: fewer "<" than MAX_ANCHORS (else anchors and contact nodes take two passes)."""
     if utf8 is None:
         tree = LexborHTMLParser(mark_blocks(text, cells))
     else:
@@ -720,7 +727,14 @@ def _html(
     title = title or og_title
     base = _base_url(base_node, url)
     _remove(doomed)
-    anchors, contact_nodes = _anchors_and_contact_nodes(tree)
+    found = _anchors_and_contact_nodes(tree) if few_tags else None
+    if found is None:  # past MAX_ANCHORS: hrefs are read only up to the cap
+        anchors: Iterable[tuple[LexborNode, str | None]] = (
+            (node, node.attrs.get("href")) for node in tree.css(_ANCHOR_SELECTOR)
+        )
+        contact_nodes = tree.css(_CONTACT_SELECTOR)
+    else:
+        anchors, contact_nodes = found
     links, contact_lines = _links_and_contact_targets(anchors, base, warnings)
     for node in contact_nodes:
         contact_lines.extend(_lines(node.text(deep=True, separator="", strip=False)).split("\n"))

@@ -23,6 +23,7 @@ from crawler.extract import (
     _REMOVED_TAG_SET,
     _SPACE,
     BLOCK,
+    MAX_ANCHORS,
     MAX_SCOPE_CHARS,
     _anchors_and_contact_nodes,
     _head_and_hidden,
@@ -571,7 +572,9 @@ def test_one_anchor_and_contact_pass_finds_what_two_found(body: str, in_head: bo
     trees = [LexborHTMLParser(page), LexborHTMLParser(page)]
     for tree in trees:
         _remove(_head_and_hidden(tree)[3])  # what _html does before the pass
-    anchors, contacts = _anchors_and_contact_nodes(trees[0])
+    found = _anchors_and_contact_nodes(trees[0])
+    assert found is not None
+    anchors, contacts = found
     got = ([(n.html, href) for n, href in anchors], [n.html for n in contacts])
     old = trees[1]
     want = ([(n.html, n.attrs.get("href")) for n in old.css(_ANCHOR_SELECTOR)],
@@ -632,3 +635,18 @@ def test_utf8_pages_give_what_the_same_text_gives_in_another_charset(body: bytes
     text = decode(body, "utf-8", True, [])
     other = ex(text.encode("utf-16"), charset="utf-16")
     assert dataclasses.replace(doc, warnings=()) == dataclasses.replace(other, warnings=())
+
+
+def test_past_the_anchor_cap_one_pass_gives_up_and_two_passes_give_contact_and_links() -> None:
+    n = MAX_ANCHORS + 5
+    marks = [" class=phone" * (i % 5000 == 0) for i in range(n)]
+    anchors = "".join(f'<a href="/p{i}"{mark}>{i}</a>' for i, mark in enumerate(marks))
+    page = html(f'<div id="tel">Call 0123</div>{anchors}<p class="contact">end</p>')
+    tree = LexborHTMLParser(page)
+    _remove(_head_and_hidden(tree)[3])
+    assert len(tree.css(_ANCHOR_SELECTOR)) == n
+    assert _anchors_and_contact_nodes(tree) is None
+    doc = ex(page)
+    assert f"only the first {MAX_ANCHORS} anchors were read" in doc.warnings
+    assert doc.contact.split("\n") == ["Call 0123", "0", "5000", "10000", "15000", "20000", "end"]
+    assert len(doc.links) == 1000
