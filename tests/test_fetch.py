@@ -4,6 +4,7 @@ only ever *decided on* (a resolver seam maps test names), never connected to."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -544,3 +545,24 @@ def test_the_default_transport_does_not_load_httpcore() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_start_up_leaves_out_structlog_twisted_and_the_httpx_cli() -> None:
+    # start-up CPU of every crawl/worker: crawler/__init__ keeps structlog's Twisted glue and
+    # httpx's CLI (click, rich, pygments) out; logging and requests work as before
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import crawler.logs, crawler.fetch, crawler.pipeline, structlog, httpx\n"
+            "print(sorted(m for m in ('twisted', 'httpx._main', 'structlog.twisted', 'click')\n"
+            "             if sys.modules.get(m) is not None))\n"
+            "print(structlog.twisted is None, httpx.Request('GET', 'http://a/').url)\n"
+            "crawler.logs.configure('json', stream=sys.stdout)\n"
+            "structlog.get_logger('t').info('ev', k=1)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    lines = out.stdout.strip().splitlines()
+    assert lines[:2] == ["[]", "True http://a/"]
+    event = json.loads(lines[2])
+    assert event["event"] == "ev" and event["k"] == 1 and event["level"] == "info"
