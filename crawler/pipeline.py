@@ -17,11 +17,12 @@ import functools
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from crawler.models import (
     Document,
@@ -128,12 +129,13 @@ class Pipeline:
         self.network = network
         self.follow_links = follow_links
         self.retry_transient = retry_transient
+        # bound to the logging configuration in force now (the module's lazy proxy would bind
+        # again on every call); processors, fields and output unchanged
+        self._log: Any = log.bind()
 
     async def process(self, claim: Claim) -> Processed:
         started = time.monotonic()
-        with structlog.contextvars.bound_contextvars(
-            url=claim.url, host=claim.host, batch=claim.batch_id
-        ):
+        with _LogContext(url=claim.url, host=claim.host, batch=claim.batch_id):
             result = await self.fetcher.fetch(claim.url)
             document: Document | None = None
             evaluation: Evaluation | None = None
@@ -171,7 +173,7 @@ class Pipeline:
             )
             if document is not None and self.follow_links and document.links:
                 await self._follow(claim, document)
-            log.info(
+            self._log.info(
                 "url_done",
                 outcome=result.outcome.value,
                 reason=result.reason.value,
@@ -228,6 +230,24 @@ class Pipeline:
         links = [u for u in document.links if should_follow(claim.url, u, depth)]
         if links:
             await self.store.enqueue_discovered(claim, links, depth)
+
+
+class _LogContext:
+    """`structlog.contextvars.bound_contextvars(**kw)` as a plain context manager (no
+    generator): the keys are in every event logged inside, and afterwards each is back to what
+    it was (by the contextvars' own reset tokens). tests/test_pipeline_glue.py compares."""
+
+    __slots__ = ("_kw", "_tokens")
+
+    def __init__(self, **kw: Any) -> None:
+        self._kw = kw
+        self._tokens: Mapping[str, Any] = {}
+
+    def __enter__(self) -> None:
+        self._tokens = bind_contextvars(**self._kw)
+
+    def __exit__(self, *exc_info: object) -> None:
+        reset_contextvars(**self._tokens)
 
 
 class _NetworkStateUnavailable(Exception):
