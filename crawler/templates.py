@@ -185,7 +185,13 @@ def _chunk(chunk: str) -> _Chunk:
 
 
 def _text_word_hashes(text: str) -> list[int]:
-    """Hashes of `_TOKEN.findall(text)`'s words, built from cached whitespace-free chunks.
+    """Hashes of `_TOKEN.findall(text)`'s words, built from cached whitespace-free chunks."""
+    return _chunks_hashes(text.split(), False)[0]
+
+
+def _chunks_hashes(chunks: list[str], open_num: bool) -> tuple[list[int], bool]:
+    """Word hashes of whitespace-separated `chunks` (`open_num`: a number is open before the
+    first), and whether a number is still open after the last.
 
     A number may run over spaces ("+49 151 2345"): a chunk that ends inside one swallows the
     leading number characters of the next chunks, as the regex over the whole text would.
@@ -193,12 +199,12 @@ def _text_word_hashes(text: str) -> list[int]:
     swallowed. Their hashes are looked up for all chunks at once (`map`, in C); the Python loop
     runs only over the other chunks (numbers, punctuation runs, words not seen yet).
     """
-    chunks = text.split()
     plain = list(map(_PLAIN.__getitem__, chunks))
+    if -1 not in plain:  # all plain (or none): nothing swallowed, nothing left open
+        return plain, open_num and not plain
     out: list[int] = []
     extend = out.extend
     get = _CHUNKS.get
-    open_num = False
     done = 0
     end = len(chunks)
     find = plain.index
@@ -231,7 +237,88 @@ def _text_word_hashes(text: str) -> list[int]:
         else:
             extend(hashes)
         open_num = ends_open
-    return out
+    return out, open_num
+
+
+# Line cache: a line of text -> its word hashes once masked (packed uint32) and whether it
+# leaves a number open, for each state it can be entered in ([closed in, open in]; each made
+# when first needed). Pages of one site repeat many of their lines (navigation, contact blocks,
+# footers, the template itself), which then cost one dict lookup. A line is cached when it is
+# seen a second time (`_SEEN` holds the hashes of lines seen once), so text that never repeats
+# is hashed as before, in runs of lines, without a cost per line. Both bounded (cleared when
+# full, like the word caches): by lines, and by characters held.
+_Line = list[tuple[bytes, bool] | None]
+_LINES: dict[str, _Line] = {}
+_SEEN: set[int] = set()
+LINE_CACHE_MAX = 16_384  # lines (and 4x as many line hashes in _SEEN)
+LINE_CACHE_CHARS = 4_000_000  # characters of the cached lines together (~4-16 MB)
+_line_chars = 0
+
+
+def _mask_contacts(text: str) -> str:
+    """Emails, URLs and handles replaced (`normalise`'s first three masks; numbers are matched
+    as tokens). None of them matches across whitespace, so a line is masked alike alone."""
+    if "@" not in text and "/" not in text and "www." not in text:  # (every mask's markers)
+        return text
+    for needles, rx, repl, marker in _MASKS[:3]:
+        if any(n in text for n in needles):
+            text = rx.sub(repl, text) if marker is None else _sub_runs(text, rx, repl, marker)
+    return text
+
+
+def _packed(text: str, open_num: bool) -> tuple[bytes, bool]:
+    """Word hashes of the masked `text` (entered with a number open or not), packed, and
+    whether a number is open at its end."""
+    hashes, still_open = _chunks_hashes(_mask_contacts(text).split(), open_num)
+    return array.array(_U32, hashes).tobytes(), still_open
+
+
+def _masked_word_hashes(text: str) -> bytes:
+    """`_text_word_hashes(_mask_contacts(text))` packed as native uint32, using `_LINES` for
+    the lines seen before. Exact: the masks never match across a newline, and a newline is
+    whitespace to the token regex's numbers, so the only state carried from line to line is
+    "a number is open"; lines not cached are hashed together (a run of text, as a whole)."""
+    global _line_chars
+    lines = text.split("\n")
+    entries = list(map(_LINES.get, lines))
+    if entries.count(None) == len(entries):  # no line cached: new text, or seen once
+        keys = list(map(hash, lines))
+        if _SEEN.isdisjoint(keys):  # all new: the text as a whole, as before
+            if len(_SEEN) >= 4 * LINE_CACHE_MAX:
+                _SEEN.clear()
+            _SEEN.update(keys)
+            return _packed(text, False)[0]
+    parts: list[bytes] = []
+    open_num = False
+    run = -1  # first line of the current run of uncached lines
+    for i, entry in enumerate(entries):
+        if entry is None:
+            line = lines[i]
+            key = hash(line)
+            if key not in _SEEN:
+                if len(_SEEN) >= 4 * LINE_CACHE_MAX:
+                    _SEEN.clear()
+                _SEEN.add(key)
+                if run < 0:
+                    run = i
+                continue
+            if len(_LINES) >= LINE_CACHE_MAX or _line_chars > LINE_CACHE_CHARS:
+                _LINES.clear()
+                _line_chars = 0
+            entry = _LINES[line] = [None, None]
+            _line_chars += len(line)
+        if run >= 0:
+            packed, open_num = _packed("\n".join(lines[run:i]), open_num)
+            parts.append(packed)
+            run = -1
+        state = entry[open_num]
+        if state is None:
+            state = entry[open_num] = _packed(lines[i], open_num)
+        parts.append(state[0])
+        open_num = state[1]
+    if run >= 0:
+        parts.append(_packed("\n".join(lines[run:]), open_num)[0])
+    return b"".join(parts)
 
 
 def _text_word_hashes_loop(text: str) -> list[int]:
@@ -247,14 +334,11 @@ def shingle_hashes(text: str, mask: Iterable[str] = (), k: int = SHINGLE_WORDS) 
     every digit is in a number match either way), each word hashed once per process (a
     bounded cache), the k hashes of a shingle combined in numpy.
     """
-    for needles, rx, repl, marker in _MASKS[:3]:
-        if any(n in text for n in needles):
-            text = rx.sub(repl, text) if marker is None else _sub_runs(text, rx, repl, marker)
-    hashes = _text_word_hashes(text)
-    n = len(hashes) - k + 1
+    packed = _masked_word_hashes(text)
+    n = len(packed) // 4 - k + 1
     if n <= 0:
         return np.zeros(0, dtype=np.uint32)
-    words = np.frombuffer(array.array(_U32, hashes), dtype=np.uint32).astype(np.uint64)
+    words = np.frombuffer(packed, dtype=np.uint32).astype(np.uint64)
     for m in mask:
         if m:
             words[words == zlib.crc32(m.lower().encode("utf-8"))] = _XCAP
@@ -276,14 +360,14 @@ def distinct_at_least(values: np.ndarray, n: int) -> bool:
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finaliser (a bijection that spreads similar inputs apart)."""
-    with np.errstate(over="ignore"):
-        h = h ^ (h >> np.uint32(16))
-        h = h * np.uint32(0x85EBCA6B)
-        h = h ^ (h >> np.uint32(13))
-        h = h * np.uint32(0xC2B2AE35)
-        out: np.ndarray = h ^ (h >> np.uint32(16))
-    return out
+    """MurmurHash3's 32-bit finaliser (a bijection that spreads similar inputs apart).
+    (Array arithmetic on unsigned integers wraps silently: no np.errstate needed.)"""
+    h = h ^ (h >> np.uint32(16))
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return h
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +399,8 @@ class TemplateIndex:
         self._lsh_params = _lsh_params(threshold, num_perm)
         self._lsh_index: MinHashLSH | None = None  # built on first in-memory use (datasketch)
         self._permutations = _affine32_permutations(num_perm, seed=1)
+        self._perm_a = np.ascontiguousarray(self._permutations[0][:, None])  # (num_perm, 1)
+        self._perm_b = np.ascontiguousarray(self._permutations[1][:, None])
         self._signatures: dict[int, np.ndarray] = {}  # representatives only
         self._parent: dict[int, int] = {}
         self._size: dict[int, int] = {}
@@ -342,10 +428,12 @@ class TemplateIndex:
         grams = shingle_hashes(text[:MAX_CHARS], mask, self.shingle_words)
         if not distinct_at_least(grams, self.min_shingles):
             return None
-        a, b = self._permutations
-        with np.errstate(over="ignore"):
-            values: np.ndarray = (_fmix32(grams)[:, None] * a + b).min(axis=0)
-        return values
+        # (num_perm, shingles): each permutation's row is contiguous, so its minimum is a
+        # contiguous reduction (uint32 arithmetic wraps the same in either layout)
+        values = np.multiply(self._perm_a, _fmix32(grams))
+        values += self._perm_b
+        out: np.ndarray = values.min(axis=1)
+        return out
 
     def bands(self, sig: np.ndarray) -> list[int]:
         """LSH band keys of a signature (signed 64-bit, band number folded in): two pages share

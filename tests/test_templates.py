@@ -213,3 +213,91 @@ def test_importing_the_network_code_does_not_import_datasketch() -> None:
             "print('datasketch' in sys.modules, 'scipy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def _ordered_shingle_hashes(text: str, mask: tuple[str, ...] = ()) -> np.ndarray:
+    """shingle_hashes the straightforward way: normalise's words, hashed, three by three, in
+    text order (repeats kept)."""
+    words = np.array([zlib.crc32(t.encode()) for t in normalise(text, mask)], dtype=np.uint64)
+    n = len(words) - 2
+    if n <= 0:
+        return np.zeros(0, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        mixed = sum(words[j : j + n] * _SHINGLE_MULT[j] for j in range(3))
+    out: np.ndarray = (mixed >> np.uint64(32)).astype(np.uint32)
+    return out
+
+
+def _multiline_texts(rng: random.Random, count: int) -> list[str]:
+    """Texts of lines drawn from a small pool (so lines repeat, in varying neighbourhoods:
+    after a line that leaves a number open or not), in several scripts, with contacts,
+    URLs, numbers running over line ends, empty and blank lines."""
+    pool = [
+        "", " ", "\t", "Call +49 151", "2345 678", "(0)30 - 12", "Anna, 23, Berlin", "anna@x.de",
+        "Telegram @anna_b", "www.example.org/a b", "see https://y.org/x?q=1 now", "€80 / hour",
+        "Новая девушка в городе", "Şehirde yeni İstanbul", "新しい 広告 東京", "نص عربي ٣٤ هنا",
+        "Hallo, ich bin neu hier.", "1 2 3", "- . /", "x1 1x 22", ") ( +", "Tel.: 0151/234 56",
+        "ÉTÉ été 3rd _x_", "a" * 40, "Visit hotel sporty europe gentleman travel incall",
+        "7\u00a08",
+        "wa.me/4915123456789", "b.c/d x", "@@ @x", "Ends open 12", ", 5 .", "+", "(7",
+    ]
+    seps = ["\n", "\n", "\n", " ", "\n\n", "\r\n", "\u2028", "\n "]
+    return ["".join(rng.choice(pool) + rng.choice(seps) for _ in range(rng.randint(0, 30)))
+            for _ in range(count)]
+
+
+def test_line_cached_shingle_hashes_equal_normalised_text() -> None:
+    """The line cache (lines hashed alone once seen twice, carrying only "a number is open"
+    from line to line) gives normalise's shingles in order: cold, warm, caches cleared."""
+    rng = random.Random(11)
+    texts = _multiline_texts(rng, 1500)
+    masks: list[tuple[str, ...]] = [(), ("Anna", "berlin"), ("x",)]
+
+    def check(subset: list[str]) -> None:
+        for i, text in enumerate(subset):
+            mask = masks[i % len(masks)]
+            assert np.array_equal(shingle_hashes(text, mask),
+                                  _ordered_shingle_hashes(text, mask)), text
+
+    templates._LINES.clear()
+    templates._SEEN.clear()
+    check(texts)  # first and second sightings
+    check(texts)  # warm: whole pages from cached lines
+    old = templates.LINE_CACHE_MAX, templates.LINE_CACHE_CHARS
+    templates.LINE_CACHE_MAX, templates.LINE_CACHE_CHARS = 7, 200
+    try:
+        check(texts[:400])
+    finally:
+        templates.LINE_CACHE_MAX, templates.LINE_CACHE_CHARS = old
+    assert len(templates._LINES) > 0  # the cached path did run
+
+
+def test_sketch_is_the_straightforward_minhash() -> None:
+    """The (num_perm, shingles) layout gives the MinHash of every shingle under every affine
+    permutation, as computed one value at a time with Python integers."""
+    rng = random.Random(5)
+    index = TemplateIndex()
+    perms = [(int(x), int(y)) for x, y in zip(*index._permutations, strict=True)]
+
+    def fmix(h: int) -> int:
+        h ^= h >> 16
+        h = (h * 0x85EBCA6B) & 0xFFFFFFFF
+        h ^= h >> 13
+        h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+        return h ^ (h >> 16)
+
+    texts = [*_multiline_texts(rng, 60), en_ad("Anna", "Berlin", 23, "+49 151 23456789")]
+    checked = 0
+    for text in texts:
+        sig = index.sketch(text, ("Anna",))
+        grams = shingle_hashes(text, ("Anna",))
+        if sig is None:
+            assert not distinct_at_least(grams, index.min_shingles)
+            continue
+        before = grams.copy()
+        mixed = [fmix(int(h)) for h in grams]
+        want = [min((pa * h + pb) & 0xFFFFFFFF for h in mixed) for pa, pb in perms]
+        assert sig.dtype == np.uint32 and sig.tolist() == want
+        assert np.array_equal(grams, before)
+        checked += 1
+    assert checked > 10
