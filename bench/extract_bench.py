@@ -9,6 +9,8 @@ loaded side by side from `git archive` as a renamed package. Rounds alternate (A
 each figure is the best round's CPU time (time.process_time) per page, so other processes on a
 shared machine disturb it least. Before timing, every page's Document and entities are compared
 field by field between the two versions: a difference is printed and the exit status is 1.
+A third row times the current code with `links=False` (what the crawl passes at follow depth 0),
+checked to be the baseline's Document without links (and without a "links capped" warning).
 `--profile` runs cProfile over the current code instead and prints the top functions.
 """
 
@@ -71,9 +73,14 @@ def _url(i: int) -> str:
     return f"http://127.0.0.1:8765/ad/{i}"
 
 
-def run_extract(mod: ModuleType, pages: list[bytes]) -> list[Any]:
-    return [mod.extract(p, url=_url(i), content_type="text/html", charset="utf-8")
+def run_extract(mod: ModuleType, pages: list[bytes], **kw: bool) -> list[Any]:
+    return [mod.extract(p, url=_url(i), content_type="text/html", charset="utf-8", **kw)
             for i, p in enumerate(pages)]  # fmt: skip
+
+
+def _without_links(doc: Any) -> Any:
+    kept = tuple(w for w in doc.warnings if not w.startswith("links capped at "))
+    return dataclasses.replace(doc, links=(), warnings=kept)
 
 
 def run_entities(mod: ModuleType, docs: list[Any]) -> list[Any]:
@@ -91,8 +98,12 @@ def compare(
 ) -> int:
     docs_c, docs_b = run_extract(cur[0], pages), run_extract(base[0], pages)
     ents_c, ents_b = run_entities(cur[1], docs_c), run_entities(base[1], docs_b)
+    bare = run_extract(cur[0], pages, links=False)
     bad = 0
     for i in range(len(pages)):
+        if _fields(bare[i]) != _fields(_without_links(docs_b[i])):
+            bad += 1
+            print(f"page {i}: links=False Document differs from the baseline's", file=sys.stderr)
         if _fields(docs_c[i]) != _fields(docs_b[i]):
             bad += 1
             print(f"page {i}: Document differs from the baseline", file=sys.stderr)
@@ -138,11 +149,15 @@ def main(argv: list[str] | None = None) -> int:
                 ms_e = cpu_ms_per_page(partial(run_entities, en_mod, docs), len(pages))
                 best[f"{label} extract"] = min(best.get(f"{label} extract", 1e9), ms_x)
                 best[f"{label} entities"] = min(best.get(f"{label} entities", 1e9), ms_e)
+            ms_n = cpu_ms_per_page(partial(run_extract, cur[0], pages, links=False), len(pages))
+            best["no-links"] = min(best.get("no-links", 1e9), ms_n)
     print(f"CPU ms/page, best of {args.rounds} alternating rounds (baseline = {args.baseline}):")
     print(f"{'stage':10s} {'baseline':>9s} {'current':>9s} {'speed-up':>9s}")
     for stage in ("extract", "entities"):
         b, c = best[f"baseline {stage}"], best[f"current {stage}"]
         print(f"{stage:10s} {b:9.3f} {c:9.3f} {b / c:8.2f}x")
+    b, c = best["baseline extract"], best["no-links"]
+    print(f"{'extract, links=False':20s} {c:9.3f} {b / c:8.2f}x (vs the baseline's extract)")
     return 1 if bad else 0
 
 

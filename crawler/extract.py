@@ -194,8 +194,15 @@ def extract(
     url: str,
     content_type: str | None = None,
     charset: str | None = None,
+    links: bool = True,
 ) -> Document:
-    """Turn a fetched body into a Document. Never raises for any bytes."""
+    """Turn a fetched body into a Document. Never raises for any bytes.
+
+    `links=False`: outgoing links are not worked out (Document.links is empty, and there is no
+    "links capped" warning); every other field is what links=True gives. For callers that do not
+    follow links from this page (the crawl at follow depth 0): canonicalising ~100 hrefs a page
+    is a tenth of extraction.
+    """
     warnings: list[str] = []
     if len(body) > MAX_INPUT_BYTES:
         warnings.append(f"input cut at {MAX_INPUT_BYTES} bytes (was {len(body)})")
@@ -226,7 +233,7 @@ def extract(
         return _raw_markup(text, url, warnings)
     try:
         if not utf8:
-            return _html(text, url, list(warnings), few_tags=tags < MAX_ANCHORS)
+            return _html(text, url, list(warnings), few_tags=tags < MAX_ANCHORS, links=links)
         # the UTF-8 the text came from: the body itself unless a byte-order mark was skipped,
         # invalid bytes were replaced (U+FFFD) or characters removed
         if edited or body.startswith(codecs.BOM_UTF8) or "\ufffd" in text:
@@ -234,7 +241,9 @@ def extract(
         else:
             data = body
         cells = b"<t" in data or b"<T" in data
-        return _html(text, url, list(warnings), cells, data, few_tags=tags < MAX_ANCHORS)
+        return _html(
+            text, url, list(warnings), cells, data, few_tags=tags < MAX_ANCHORS, links=links
+        )
     except Exception as exc:  # a parser bug must cost one page's structure, not the crawl
         warnings.append(
             f"HTML parsing failed ({type(exc).__name__}); text taken from the raw markup"
@@ -675,6 +684,33 @@ def _links_and_contact_targets(
     return tuple(links), contact
 
 
+def _contact_targets(
+    anchors: Iterable[tuple[LexborNode, str | None]], warnings: list[str]
+) -> list[str]:
+    """The contact lines of _links_and_contact_targets() alone (the same lines and warnings,
+    but for "links capped"): messaging hrefs and their link text, in document order."""
+    contact: list[str] = []
+    plain: set[str] = set()  # hrefs seen that are no messaging link, per page
+    for i, (node, href) in enumerate(anchors):
+        if i >= MAX_ANCHORS:
+            warnings.append(f"only the first {MAX_ANCHORS} anchors were read")
+            break
+        if not href or href in plain:
+            continue
+        key = href
+        href = href.strip()
+        if BLOCK in href:
+            href = href.replace(BLOCK, "")
+        if (href[:1] == "/" and href[1:2] != "/") or not _MESSAGING_HREF.match(href):
+            plain.add(key)
+            continue
+        contact.append(_one_line(unquote(href), 500))
+        label = _one_line(node.text(deep=True, separator=" ", strip=False), 500)
+        if label:
+            contact.append(label)
+    return contact
+
+
 def mark_blocks(text: str, cells: bool | None = None) -> str:
     """A BLOCK marker before every block tag and after every <td>/<th> open tag.
 
@@ -707,9 +743,11 @@ def _html(
     utf8: bytes | None = None,
     *,
     few_tags: bool = True,
+    links: bool = True,
 ) -> Document:
     """`utf8`: the text's UTF-8 form when at hand (then marked as bytes; same tree).
-    `few_tags`: fewer "<" than MAX_ANCHORS (else anchors and contact nodes take two passes)."""
+    `few_tags`: fewer "<" than MAX_ANCHORS (else anchors and contact nodes take two passes).
+    `links`: whether outgoing links are worked out (else only messaging-link contact lines)."""
     if utf8 is None:
         tree = LexborHTMLParser(mark_blocks(text, cells))
     else:
@@ -735,7 +773,10 @@ def _html(
         contact_nodes = tree.css(_CONTACT_SELECTOR)
     else:
         anchors, contact_nodes = found
-    links, contact_lines = _links_and_contact_targets(anchors, base, warnings)
+    if links:
+        found_links, contact_lines = _links_and_contact_targets(anchors, base, warnings)
+    else:
+        found_links, contact_lines = (), _contact_targets(anchors, warnings)
     for node in contact_nodes:
         contact_lines.extend(_lines(node.text(deep=True, separator="", strip=False)).split("\n"))
         if len(contact_lines) > 10_000:
@@ -751,7 +792,7 @@ def _html(
         meta=_cap(meta, "meta", warnings),
         body=body,
         contact=_cap(contact, "contact", warnings),
-        links=links,
+        links=found_links,
         language=language,
         warnings=tuple(warnings),
     )

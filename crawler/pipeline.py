@@ -143,7 +143,9 @@ class Pipeline:
             if result.outcome is Outcome.FETCHED and result.status is not None:
                 if 200 <= result.status < 300:
                     try:
-                        document, entities, evaluation = await self._analyse(result)
+                        document, entities, evaluation = await self._analyse(
+                            result, links=self._links_followed(claim)
+                        )
                     except _NetworkStateUnavailable:
                         raise  # like a failing record_result: the lease expires, tried again
                     except Exception as exc:  # a bug in analysis must not lose the URL
@@ -187,7 +189,7 @@ class Pipeline:
             )
 
     async def _analyse(
-        self, result: FetchResult
+        self, result: FetchResult, links: bool = True
     ) -> tuple[Document, list[Entity], Evaluation]:
         from crawler.entities import extract_entities
         from crawler.extract import extract
@@ -198,6 +200,7 @@ class Pipeline:
                 url=result.final_url or result.url,
                 content_type=result.content_type,
                 charset=result.charset,
+                links=links,  # False: Document.links stays empty (nothing else reads it)
             )
             return doc, extract_entities(doc)
 
@@ -218,6 +221,13 @@ class Pipeline:
             document, entities, extra_indicators=extra, linked_to_flagged_network=linked
         )
         return document, entities, evaluation
+
+    def _links_followed(self, claim: Claim) -> bool:
+        """Whether _follow may queue links of this page (else extraction skips them)."""
+        if not self.follow_links or getattr(self.fetcher, "should_follow", None) is None:
+            return False
+        follow_depth = getattr(self.fetcher, "follow_depth", None)
+        return follow_depth is None or claim.depth + 1 <= follow_depth(claim.url)
 
     async def _follow(self, claim: Claim, document: Document) -> None:
         should_follow = getattr(self.fetcher, "should_follow", None)

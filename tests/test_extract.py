@@ -58,8 +58,8 @@ def html(body: str, head: str = "", lang: str = "") -> bytes:
     ).encode()
 
 
-def ex(data: bytes, **kw: str | None) -> Document:
-    return extract(data, url=URL, content_type=kw.pop("content_type", "text/html"), **kw)
+def ex(data: bytes, content_type: str | None = "text/html", charset: str | None = None) -> Document:
+    return extract(data, url=URL, content_type=content_type, charset=charset)
 
 
 def test_title_meta_and_block_lines() -> None:
@@ -650,3 +650,71 @@ def test_past_the_anchor_cap_one_pass_gives_up_and_two_passes_give_contact_and_l
     assert f"only the first {MAX_ANCHORS} anchors were read" in doc.warnings
     assert doc.contact.split("\n") == ["Call 0123", "0", "5000", "10000", "15000", "20000", "end"]
     assert len(doc.links) == 1000
+
+
+# --------------------------------------------------------------------------- links=False
+
+
+def _without_links(doc: Document) -> Document:
+    """What extract(..., links=False) must give: the same Document without links."""
+    kept = tuple(w for w in doc.warnings if not w.startswith("links capped at "))
+    return dataclasses.replace(doc, links=(), warnings=kept)
+
+
+_LINK_HREFS = st.sampled_from([
+    "/x", "/x", "  /y ", "", "  ", "#top", "//other.example/z", "tel:+49 151 234", " TEL:1",
+    "mailto:a@b.example", "https://wa.me/4915", "http://t.me/handle", "https://T.ME",
+    "/tel:1", "javascript:void(0)", "https://ads.example/a#b", "q?x=1", "../up", "http://[x",
+    "sms:1\ue000", "whatsapp://send?phone=1", "skype:a?call", "%74el:1", "viber:/\n/x",
+    "tel:1<br>2", " <p>sms:3", "/a<div>b",
+])  # fmt: skip
+_LINK_TEXTS = st.sampled_from(["", "call me", "<b>x</b> y", "<div>blocked</div>", "&amp;"])
+
+
+@st.composite
+def _link_pages(draw: st.DrawFn) -> bytes:
+    parts = []
+    for i in range(draw(st.integers(0, 12))):
+        href = draw(_LINK_HREFS)
+        if draw(st.booleans()):  # else raw: a block tag inside the value gets a marker
+            href = html_lib.escape(href)
+        tag = draw(st.sampled_from(["a", "A", "area", "div"]))
+        parts.append(f'<{tag} href="{href}"{draw(_ANCHOR_ATTRS)}>{draw(_LINK_TEXTS)}{i}</{tag}>')
+        parts.append(draw(st.sampled_from(["", "<p>", "<td>", "<svg>", "</svg>", "<div hidden>"])))
+    return html("".join(parts)).replace(b"<meta charset=utf-8>", draw(st.sampled_from(
+        [b"<meta charset=utf-8>", b"", b"<meta charset=windows-1252>"])))  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    page=_link_pages()
+    | _anchor_pages().map(html)
+    | st.lists(st.sampled_from(FRAGMENTS)).map(lambda xs: "".join(xs).encode("utf-8", "replace")),
+    url=st.sampled_from([URL, "http://127.0.0.1:8765/ad/1", "https://Ads.Example:443/x/"]),
+    charset=st.sampled_from([None, "utf-8", "latin-1"]),
+)
+def test_links_false_gives_the_same_document_without_links(
+    page: bytes, url: str, charset: str | None
+) -> None:
+    full = extract(page, url=url, content_type="text/html", charset=charset)
+    assert extract(page, url=url, content_type="text/html", charset=charset,
+                   links=False) == _without_links(full)  # fmt: skip
+
+
+def test_links_false_keeps_messaging_contact_lines_and_drops_only_the_links() -> None:
+    page = html('<a href="/a">a</a><a href=" tel:+49 151 234 ">Call</a><a href="/a">again</a>'
+                '<a href="https://wa.me/4915">WA</a><p class="contact">Ring me</p>')  # fmt: skip
+    full, bare = ex(page), extract(page, url=URL, content_type="text/html", links=False)
+    assert full.links == ("http://ads.example/a",) and bare.links == ()
+    assert bare.contact == full.contact == "tel:+49 151 234\nCall\nhttps://wa.me/4915\nWA\nRing me"
+    assert bare == dataclasses.replace(full, links=())
+
+
+def test_links_false_past_the_link_and_anchor_caps() -> None:
+    for n in (1500, MAX_ANCHORS + 5):
+        anchors = "".join(f'<a href="/p{i}">{i}</a>' for i in range(n))
+        page = html(f'{anchors}<a href="tel:1">t</a><p class="phone">end</p>')
+        full, bare = ex(page), extract(page, url=URL, content_type="text/html", links=False)
+        assert any(w.startswith("links capped at ") for w in full.warnings)
+        assert bare == _without_links(full)
+        assert bare.contact.split("\n")[-1] == "end"
