@@ -80,12 +80,20 @@ def _byte_spans(rx: Any, raw: bytes) -> Iterator[tuple[int, int]]:
 class _Scan:
     """One scope's text and its UTF-8 bytes; RE2 prefilters run on the bytes."""
 
-    __slots__ = ("ascii", "raw", "text")
+    __slots__ = ("_rare", "ascii", "raw", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.raw = text.encode("utf-8", "surrogatepass")
         self.ascii = len(self.raw) == len(text)
+        self._rare: bool | None = None
+
+    def rare(self) -> bool:
+        """Whether any of the rare-entity prefilters (`_RARE_PATTERNS`) matches anywhere: one
+        RE2 pass over the text instead of one per prefilter (most pages match none)."""
+        if self._rare is None:
+            self._rare = not RARE_GATE or self.found(_RARE_SCAN)
+        return self._rare
 
     def spans(self, rx: Any) -> Iterator[tuple[int, int]]:
         """Character (not byte) offsets of every match, converted incrementally (linear)."""
@@ -163,9 +171,10 @@ SPELLED_RE = re.compile(
 _SPELLED_TOKEN_RE = re.compile(rf"{_TOKEN}|\+|plus", re.IGNORECASE)
 # RE2 (linear-time DFA) finds the rare stretch of 7+ number tokens cheaply; the exact regex above
 # then runs on that stretch only. No word boundaries here: it is a superset prefilter.
-_SPELLED_SCAN = _re2b(
-    rf"(?i)(?:{_WORD_ALT}|\d{{1,4}})(?:[\s,.\-–/]{{1,3}}(?:{_WORD_ALT}|\d{{1,4}})){{6,}}"
+_SPELLED_PATTERN = (
+    rf"(?i:(?:{_WORD_ALT}|\d{{1,4}})(?:[\s,.\-–/]{{1,3}}(?:{_WORD_ALT}|\d{{1,4}})){{6,}})"
 )
+_SPELLED_SCAN = _re2b(_SPELLED_PATTERN)
 # a run of digit-like characters long enough to hold a phone (starts at a digit or keycap)
 _RUN_RE = re.compile(r"[\d\u20e3][\d\u20e3\ufe0f \t\u00a0.\-/()\u2013oO]{5,}")
 
@@ -398,7 +407,7 @@ def _phones(scope: Scope, scan: _Scan, regions: tuple[str, ...],
         if value:
             accepted.add((digits, intl))
             yield start, end, value
-    for found_start, found_end in scan.spans(_SPELLED_SCAN):
+    for found_start, found_end in scan.spans(_SPELLED_SCAN) if scan.rare() else ():
         lo, hi = max(0, found_start - 8), min(len(text), found_end + 8)
         for m in SPELLED_RE.finditer(text, lo, hi):
             start, end = m.span()
@@ -440,7 +449,8 @@ def _local_start(text: str, lo: int, mark: int) -> int | None:
     local = window[len(window.rstrip(_LOCAL_CHARS)) :].lstrip("._%+-")
     return mark - len(local) if local else None
 _OBFUSCATED_DOT = re.compile(r"\s?[\[(]\s?dot\s?[\])]\s?", re.IGNORECASE)
-_OBFUSCATED_AT = _re2b(r"(?i)[\[(]\s?(?:at|@)\s?[\])]")
+_OBFUSCATED_AT_PATTERN = r"(?i:[\[(]\s?(?:at|@)\s?[\])])"
+_OBFUSCATED_AT = _re2b(_OBFUSCATED_AT_PATTERN)
 
 
 def _email_marks(scan: _Scan) -> list[int]:
@@ -451,7 +461,7 @@ def _email_marks(scan: _Scan) -> list[int]:
     while p >= 0:
         marks.append(p)
         p = text.find("@", p + 1)
-    if "(" in text or "[" in text:
+    if ("(" in text or "[" in text) and scan.rare():
         for start, _ in scan.spans(_OBFUSCATED_AT):
             marks.append(start - 1 if start and text[start - 1].isspace() else start)
     return sorted(marks)
@@ -495,8 +505,9 @@ _RESERVED_NAMES = {
     "p", "reel", "reels", "explore", "accounts", "stories", "about", "legal", "developer",
     "my", "home", "terms", "privacy", "help", "login", "signup", "tv", "direct", "add",
 }  # fmt: skip
-_LINK_SCAN = _re2b(r"(?i)t\.me/|telegram\.|wa\.me/|whatsapp\.com|signal\.me/|viber://|"
-                   r"onlyfans\.com/|instagram\.com/|snapchat\.com/")
+_LINK_PATTERN = (r"(?i:t\.me/|telegram\.|wa\.me/|whatsapp\.com|signal\.me/|viber://|"
+                 r"onlyfans\.com/|instagram\.com/|snapchat\.com/)")
+_LINK_SCAN = _re2b(_LINK_PATTERN)
 _SVC_SUBTYPE = {"onlyfans.com": "onlyfans", "instagram.com": "instagram",
                 "snapchat.com/add": "snapchat"}
 
@@ -536,7 +547,7 @@ def _digits_to_e164(digits: str) -> str | None:
 def _handles(scan: _Scan) -> Iterator[tuple[EntityKind, str, int, int, str]]:
     """(kind, subtype, start, end, value) for links and @handles near a messenger word."""
     text = scan.text
-    links = LINK_RE.finditer(text) if scan.found(_LINK_SCAN) else iter(())
+    links = LINK_RE.finditer(text) if scan.rare() and scan.found(_LINK_SCAN) else iter(())
     for m in links:
         start, end = m.span()
         if m.group("tgn"):
@@ -582,7 +593,8 @@ WALLET_RE = re.compile(
     r"|(?P<xmr>[48][1-9A-HJ-NP-Za-km-z]{94}(?:[1-9A-HJ-NP-Za-km-z]{11})?)"
     r")(?![\w])"
 )
-_WALLET_SCAN = _re2b(r"[0-9A-Za-z]{25,}")  # every address is one long alphanumeric run
+_WALLET_PATTERN = r"[0-9A-Za-z]{25,}"  # every address is one long alphanumeric run
+_WALLET_SCAN = _re2b(_WALLET_PATTERN)
 _WALLET_RUN = re.compile(r"[0-9A-Za-z]{25,}")  # the same on str, for short text
 _WALLET_RE2_FROM = 100  # characters (measured crossover)
 
@@ -593,7 +605,7 @@ def _wallets(scan: _Scan) -> Iterator[tuple[int, int, str, str]]:
     runs = (
         (m.span() for m in _WALLET_RUN.finditer(text))
         if len(text) < _WALLET_RE2_FROM
-        else scan.spans(_WALLET_SCAN)
+        else scan.spans(_WALLET_SCAN) if scan.rare() else ()
     )
     for run_start, run_end in runs:
         m = WALLET_RE.match(text, run_start, min(len(text), run_end + 1))
@@ -613,6 +625,16 @@ def _wallets(scan: _Scan) -> Iterator[tuple[int, int, str, str]]:
                 yield m.start(), m.end(), "eth", "0x" + s[2:].lower()
         elif wallets.xmr_valid(s):
             yield m.start(), m.end(), "xmr", s
+
+
+# --------------------------------------------------------------------------- the rare gate
+
+# The prefilters of entities most text has none of, as one alternation: it matches somewhere
+# exactly when one of them does (RE2 falls back from its DFA to an NFA rather than give up, so
+# no match is ever missed), and then each runs alone as before.
+_RARE_PATTERNS = (_SPELLED_PATTERN, _WALLET_PATTERN, _LINK_PATTERN, _OBFUSCATED_AT_PATTERN)
+_RARE_SCAN = _re2b("|".join(f"(?:{p})" for p in _RARE_PATTERNS))
+RARE_GATE = True  # False: every prefilter runs (what tests compare the gate with)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -52,12 +52,13 @@ def test_cached_phone_parsing_equals_uncached(raw: str, regions: tuple[str, ...]
     assert _parse_phone(raw, regions) == uncached  # second call: from the cache
 
 
-_PAGE_PIECES = st.sampled_from([
+_PAGE_PIECE_LIST = [
     "Call me: ", "+49 1512 3456789", "0176 12345678", "tel ", "Bestellnummer 0176 1234567 ",
     "WhatsApp +44 7700 900123", " / ", "  ", "mail: a.b@example.com ", "lena (at) mail (dot) de",
     "t.me/lena_example ", "Telegram: @lena_x ", "€120 ", "01.02.2024 10:00 ", "\n", "zero one ",
     "sieben ", "７７００ ９００１２３", "0️⃣7️⃣", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq ",
-])  # fmt: skip
+]  # fmt: skip
+_PAGE_PIECES = st.sampled_from(_PAGE_PIECE_LIST)
 
 
 @settings(max_examples=150, deadline=None)
@@ -122,3 +123,37 @@ def test_short_and_long_text_take_different_scans_with_the_same_result(
     assert [(e.kind, e.value, e.subtype, e.span.start + shift, e.span.end + shift, e.span.text)
             for e in short] == [(e.kind, e.value, e.subtype, e.span.start, e.span.end,
                                  e.span.text) for e in long]  # fmt: skip
+
+
+_RARE_PIECES = st.sampled_from([
+    *_PAGE_PIECE_LIST, "T.ME/x", "telegram.", "WhatsApp.com", "viber://", "signal.me/",
+    "Instagram.com/", "(AT)", "[ at ]", "( @ )", "a" * 24, "b", "Zero", "ONE ", "два ",
+    "1 2 3 4 5 6", " 7", "-", "–", "ſ", "\u212a", "é", "\ud800", "\U0001f600", "٣",
+])  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_RARE_PIECES | st.characters(), max_size=30).map("".join))
+def test_rare_gate_matches_exactly_when_one_of_its_prefilters_does(text: str) -> None:
+    scan = _Scan(text)
+    singles = [entities._re2b(p) for p in entities._RARE_PATTERNS]
+    assert scan.rare() == any(scan.found(rx) for rx in singles)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_RARE_PIECES, max_size=14).map("".join),
+       st.sampled_from(["body", "contact", "title", "url"]), _REGIONS,
+       st.sampled_from(["", "x " * 600 + "\n"]))  # fmt: skip
+def test_entities_with_the_rare_gate_equal_those_without(text: str, scope: str,
+                                                         regions: tuple[str, ...],
+                                                         pad: str) -> None:
+    """The one-pass gate skips the spelled-number, wallet, link and (at) scans only when
+    none of them could match: the same entities, spans and subtypes either way (short text
+    and text long enough for the RE2 scans)."""
+    gated = extract_scope(scope, pad + text, regions)  # type: ignore[arg-type]
+    entities.RARE_GATE = False
+    try:
+        plain = extract_scope(scope, pad + text, regions)  # type: ignore[arg-type]
+    finally:
+        entities.RARE_GATE = True
+    assert gated == plain
