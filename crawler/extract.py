@@ -233,7 +233,8 @@ def extract(
         return _raw_markup(text, url, warnings)
     try:
         if not utf8:
-            return _html(text, url, list(warnings), few_tags=tags < MAX_ANCHORS, links=links)
+            return _html(text, url, list(warnings), few_tags=tags < MAX_ANCHORS, links=links,
+                         colon_only=not links and tags < _FEW_ENOUGH_FOR_COLON_ONLY)  # fmt: skip
         # the UTF-8 the text came from: the body itself unless a byte-order mark was skipped,
         # invalid bytes were replaced (U+FFFD) or characters removed
         if edited or body.startswith(codecs.BOM_UTF8) or "\ufffd" in text:
@@ -242,8 +243,9 @@ def extract(
             data = body
         cells = b"<t" in data or b"<T" in data
         return _html(
-            text, url, list(warnings), cells, data, few_tags=tags < MAX_ANCHORS, links=links
-        )
+            text, url, list(warnings), cells, data, few_tags=tags < MAX_ANCHORS, links=links,
+            colon_only=not links and tags < _FEW_ENOUGH_FOR_COLON_ONLY,
+        )  # fmt: skip
     except Exception as exc:  # a parser bug must cost one page's structure, not the crawl
         warnings.append(
             f"HTML parsing failed ({type(exc).__name__}); text taken from the raw markup"
@@ -561,13 +563,18 @@ def _base_url(node: LexborNode | None, url: str) -> str:
 
 _ANCHOR_SELECTOR = "a[href], area[href]"
 _ANCHOR_AND_CONTACT_SELECTOR = f"{_ANCHOR_SELECTOR}, {_CONTACT_SELECTOR}"
+_COLON_ANCHOR_AND_CONTACT_SELECTOR = f'a[href*=":"], area[href*=":"], {_CONTACT_SELECTOR}'
+# Tree building clones <a> elements (reconstructing active formatting elements: at most one <a>
+# per token; the adoption agency: a few per end tag, at most 8 outer x 2), so a page may have
+# more anchors than "<"; with fewer "<" than this it cannot have more than MAX_ANCHORS.
+_FEW_ENOUGH_FOR_COLON_ONLY = MAX_ANCHORS // 20
 _ANCHOR_TAG_IDS = frozenset(
     node.tag_id for node in LexborHTMLParser("<a></a><map><area></map>").css("a, area")
 )
 
 
 def _anchors_and_contact_nodes(
-    tree: LexborHTMLParser,
+    tree: LexborHTMLParser, colon_only: bool = False
 ) -> tuple[list[tuple[LexborNode, str | None]], list[LexborNode]] | None:
     """What css(_ANCHOR_SELECTOR) and css(_CONTACT_SELECTOR) give, from one tree walk instead of
     two: ([(anchor, its href)], contact nodes), both in document order.
@@ -580,11 +587,16 @@ def _anchors_and_contact_nodes(
     also matches xlink:href, are removed before this runs. Tested against the two passes.
     None when there are more than MAX_ANCHORS anchors: the two passes read hrefs only up to the
     cap (pages with many tags go to them directly).
+
+    `colon_only`: only the anchors whose href holds a ":" (what a messaging link needs) are
+    selected and returned, when the page cannot have more than MAX_ANCHORS anchors (the caller
+    knows: see _FEW_ENOUGH_FOR_COLON_ONLY); the contact nodes are the same.
     """
     anchors: list[tuple[LexborNode, str | None]] = []
     contacts: list[LexborNode] = []
     last = -1
-    for node in tree.css(_ANCHOR_AND_CONTACT_SELECTOR):
+    selector = _COLON_ANCHOR_AND_CONTACT_SELECTOR if colon_only else _ANCHOR_AND_CONTACT_SELECTOR
+    for node in tree.css(selector):
         node_id = node.mem_id
         if node_id == last:
             contacts.append(node)
@@ -593,7 +605,10 @@ def _anchors_and_contact_nodes(
         if node.tag_id in _ANCHOR_TAG_IDS:
             attrs = node.attrs
             href = attrs.get("href")  # None also for a valueless href attribute
-            if href is not None or "href" in attrs:
+            # colon_only: an anchor without ":" is reported only as a contact node
+            if (href is not None and ":" in href) if colon_only else (
+                href is not None or "href" in attrs
+            ):
                 if len(anchors) >= MAX_ANCHORS:
                     return None
                 anchors.append((node, href))
@@ -744,10 +759,12 @@ def _html(
     *,
     few_tags: bool = True,
     links: bool = True,
+    colon_only: bool = False,
 ) -> Document:
     """`utf8`: the text's UTF-8 form when at hand (then marked as bytes; same tree).
     `few_tags`: fewer "<" than MAX_ANCHORS (else anchors and contact nodes take two passes).
-    `links`: whether outgoing links are worked out (else only messaging-link contact lines)."""
+    `links`: whether outgoing links are worked out (else only messaging-link contact lines).
+    `colon_only`: only anchors whose href holds ":" are needed (see _anchors_and_contact_nodes)."""
     if utf8 is None:
         tree = LexborHTMLParser(mark_blocks(text, cells))
     else:
@@ -765,7 +782,7 @@ def _html(
     title = title or og_title
     base = _base_url(base_node, url)
     _remove(doomed)
-    found = _anchors_and_contact_nodes(tree) if few_tags else None
+    found = _anchors_and_contact_nodes(tree, colon_only) if few_tags else None
     if found is None:  # past MAX_ANCHORS: hrefs are read only up to the cap
         anchors: Iterable[tuple[LexborNode, str | None]] = (
             (node, node.attrs.get("href")) for node in tree.css(_ANCHOR_SELECTOR)

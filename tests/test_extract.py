@@ -718,3 +718,48 @@ def test_links_false_past_the_link_and_anchor_caps() -> None:
         assert any(w.startswith("links capped at ") for w in full.warnings)
         assert bare == _without_links(full)
         assert bare.contact.split("\n")[-1] == "end"
+
+
+_COLON_ATTRS = _ANCHOR_ATTRS | st.sampled_from(
+    [' href="tel:1"', ' href=" sms:2 "', ' href="/a:b"', ' href="&#58;x"', ' href="x&colon;y"']
+)
+
+
+@st.composite
+def _colon_anchor_pages(draw: st.DrawFn) -> str:
+    out: list[str] = []
+    for _ in range(draw(st.integers(0, 14))):
+        tag = draw(_ANCHOR_TAGS)
+        out.append(f"<{tag}{draw(_COLON_ATTRS)}{draw(_COLON_ATTRS)}>t{len(out)}")
+        if draw(st.booleans()):
+            out.append(f"</{tag}>")
+    return "".join(out)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_colon_anchor_pages(), st.booleans())
+def test_colon_only_pass_gives_the_colon_anchors_and_the_same_contact_nodes(
+    body: str, in_head: bool
+) -> None:
+    page = f"<html><head>{body if in_head else ''}</head><body>{body}</body></html>"
+    trees = [LexborHTMLParser(page), LexborHTMLParser(page)]
+    for tree in trees:
+        _remove(_head_and_hidden(tree)[3])
+    full, colon = _anchors_and_contact_nodes(trees[0]), _anchors_and_contact_nodes(trees[1], True)
+    assert full is not None and colon is not None
+    want = [(n.html, h) for n, h in full[0] if h is not None and ":" in h]
+    assert [(n.html, h) for n, h in colon[0]] == want
+    assert [n.html for n in colon[1]] == [n.html for n in full[1]]
+
+
+@pytest.mark.parametrize(
+    "page",
+    [("<a href=x>" + "<div>" * 8 + "</a>t") * 100, "<a href=x>" + "<b><div>t</a>" * 500,
+     "<a href=x><b><i><div><p>t</a></b></i>" * 200, "<a href=x><table><tr><td>t</a>" * 200,
+     "<a href=x>" + "<p>t" * 1000, "<a href=x><b><a href=y><i><a href=z>t</a>" * 300,
+     ("<b><i><u><s><a href=x><div>" + "<div>" * 3 + "t</a>") * 100],
+)  # fmt: skip
+def test_anchor_clones_stay_far_below_the_colon_only_bound(page: str) -> None:
+    """Tree building clones <a> elements; colon_only relies on < 20 anchors per "<"."""
+    anchors = len(LexborHTMLParser(page).css("a[href]"))
+    assert anchors <= 2 * page.count("<")
