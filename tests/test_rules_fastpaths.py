@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
+import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,9 +51,12 @@ from crawler.rules.patterns import (
 )
 from crawler.rules.prefilter import (
     EXACT_MEM,
+    MAX_PARTS,
     LiteralEntry,
+    SplitSet,
     _bounded,
     _literal_set,
+    _split_exact,
     literal_set_bound,
     nothing_in_any,
     scan_literals,
@@ -125,6 +129,9 @@ def bounded(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
     pats: list[object] = [
         "call", "call me", "café", "straße", {"text": "call", "modifiers": ["substring"]},
         "-call", "call-", "ca", {"text": "rufen", "lang": ["de"]}, "руб", "a_b",
+        # "ca" twice: whole-word, and as a substring only in German (mixed requirements that
+        # one language filters down to one)
+        {"text": "ca", "modifiers": ["substring"], "lang": ["de"]},
         {"re": r"\b(only|just)\s+(usdt|btc)\b"}, {"re": r"call\w*\s+now"},
     ]  # fmt: skip
     return ruleset(
@@ -531,3 +538,43 @@ def test_collapse_map_equals_one_edit_per_run(text: str) -> None:
             want._src_len,
             want._new_len,
         )
+
+
+# ---------------------------------------------------------------------------- split literal sets
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_split_literal_set_matches_what_one_set_matches(seed: int) -> None:
+    """A set too big to be exact but small enough for a few exact parts is split; the parts
+    together report exactly the words that occur (the indices of one set over all words)."""
+    rng = random.Random(seed)
+    words = sorted(
+        {"".join(rng.choice("abcdeé") for _ in range(rng.randint(3, 9))) for _ in range(300)}
+    )
+    assert 3 * literal_set_bound(words) > EXACT_MEM  # one set of them would not be exact
+    split, exact = _literal_set(words)
+    assert exact and isinstance(split, SplitSet) and 1 < len(split.parts) <= MAX_PARTS
+    whole = re2.Options()
+    whole.literal = True
+    whole.case_sensitive = True
+    whole.max_mem = 1 << 30
+    one = re2.Set.SearchSet(whole)
+    for word in words:
+        one.Add(word)
+    one.Compile()
+    for n in (0, 5, 50, 5_000):
+        text = "".join(rng.choice("abcdeé f") for _ in range(n))
+        want = [i for i, w in enumerate(words) if w in text]
+        got = split.Match(text.encode())
+        assert sorted(got or ()) == sorted(one.Match(text.encode()) or ()) == want
+        assert got is None or len(got) == len(want)
+    assert split.Match(b"zzz") is None
+
+
+def test_split_only_into_a_few_exact_parts() -> None:
+    assert _split_exact(["x" * 2000]) is None  # one word too big for an exact set
+    assert _split_exact(["abcdefghij" + str(i) for i in range(2_000)]) is None  # too many parts
+    parts = _split_exact([f"w{i:05d}" for i in range(300)])
+    assert parts is not None and 1 < len(parts) <= MAX_PARTS
+    assert [w for part in parts for w in part] == [f"w{i:05d}" for i in range(300)]
+    assert all(3 * literal_set_bound(part) <= EXACT_MEM for part in parts)

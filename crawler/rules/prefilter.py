@@ -95,7 +95,15 @@ WordValue = tuple[
     bytes,  # the string's UTF-8
     frozenset[int],  # regexes with a single atom set, this string in it: candidates outright
     int,  # the string's length in characters
+    dict[str, "ScopeCheck"],  # per scope: its entries and how scan_literals checks them
 ]
+
+# How scan_literals decides whether a string's entries for one scope occur:
+# [entries, mode, search]. mode NO_REQUIREMENT: the string occurring is enough; BOUNDED: all
+# entries share one whole-word requirement, checked by `search` (the str.search of `_bounded`,
+# compiled on first use: most strings never occur); MIXED: requirements differ (byte loop).
+ScopeCheck = list[Any]
+NO_REQUIREMENT, BOUNDED, MIXED = 0, 1, 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +170,11 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
             langs = any(e.langs for e in entries)
             single = frozenset(gid for gid, _ in regs if nsets[gid] == 1)
             multi = tuple((gid, bit) for gid, bit in regs if nsets[gid] > 1)
+            checks = {sc: [ents, _mode(ents), None] for sc, ents in by_scope.items() if ents}
             values.append(
-                (vid, word, entries, multi, by_scope, langs, word.encode(), single, len(word))
-            )
+                (vid, word, entries, multi, by_scope, langs, word.encode(), single, len(word),
+                 checks)
+            )  # fmt: skip
         automaton = None
         if values:
             automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
@@ -204,7 +214,53 @@ def literal_set_bound(words: Iterable[str]) -> int:
     result means that no word occurs. (The program itself and the work queues are far below
     the third left over.)
     """
-    b = sum(len(w.encode()) for w in words)
+    return _bound_of_size(sum(len(w.encode()) for w in words))
+
+
+MAX_PARTS = 4  # a literal set too big to be exact is split into at most this many exact sets
+
+
+class SplitSet:
+    """Several exact literal re2.Sets used as one: `Match` gives the indices of the words that
+    occur, over all parts (in no particular order, None when none does: like re2.Set). A set too big to be
+    exact is split when a few exact parts hold it: a pass over a small set's DFA costs about
+    what a pass over the big one costs, and an empty result then needs no automaton pass."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: Sequence[tuple[int, Any]]) -> None:
+        self.parts = tuple(parts)  # (index of the part's first word, its re2.Set)
+
+    def Match(self, data: bytes) -> list[int] | None:  # re2.Set's name
+        out: list[int] = []
+        for offset, part in self.parts:
+            found = part.Match(data)
+            if found:
+                out.extend([offset + i for i in found] if offset else found)
+        return out or None
+
+
+def _split_exact(words: list[str]) -> list[list[str]] | None:
+    """`words` cut, in order, into at most MAX_PARTS runs each small enough to be exact (see
+    literal_set_bound), or None when that many do not suffice."""
+    parts: list[list[str]] = [[]]
+    size = 0
+    for word in words:
+        n = len(word.encode())
+        if parts[-1] and 3 * _bound_of_size(size + n) > EXACT_MEM:
+            parts.append([])
+            size = 0
+            if len(parts) > MAX_PARTS:
+                return None
+        parts[-1].append(word)
+        size += n
+    if 3 * _bound_of_size(size) > EXACT_MEM:
+        return None  # one word alone too big
+    return parts
+
+
+def _bound_of_size(b: int) -> int:
+    """literal_set_bound of words of b UTF-8 bytes in all (it depends only on that)."""
     states = 8 * (b + 2)
     state = 64 + 8 * 257 + 4 * 2 * (4 * b + 16)
     return states * state
@@ -213,9 +269,18 @@ def literal_set_bound(words: Iterable[str]) -> int:
 def _literal_set(words: list[str]) -> tuple[Any, bool]:
     """An re2.Set matching each word as an exact, case-sensitive string (the words and the
     text are folded alike), so `Match` says which words occur anywhere in the text; and
-    whether its empty result can be trusted (the set is small: see literal_set_bound)."""
+    whether its empty result can be trusted (the set is small: see literal_set_bound).
+    A set too big to be exact that a few exact sets can hold is made of those (SplitSet)."""
     need = 3 * literal_set_bound(words)
     exact = need <= EXACT_MEM
+    if not exact:
+        parts = _split_exact(words)
+        if parts is not None and len(parts) > 1:
+            offsets = [0]
+            for part in parts[:-1]:
+                offsets.append(offsets[-1] + len(part))
+            sets = [(o, _literal_set(p)[0]) for o, p in zip(offsets, parts, strict=True)]
+            return SplitSet(sets), True
     options = re2.Options()
     options.log_errors = True
     options.literal = True
@@ -226,6 +291,14 @@ def _literal_set(words: list[str]) -> tuple[Any, bool]:
         the_set.Add(word)
     the_set.Compile()
     return the_set, exact
+
+
+def _mode(entries: tuple[LiteralEntry, ...]) -> int:
+    """The mode of ScopeCheck for these entries (see there)."""
+    ws, we = entries[0].word_start, entries[0].word_end
+    if not all(e.word_start == ws and e.word_end == we for e in entries):
+        return MIXED
+    return BOUNDED if ws or we else NO_REQUIREMENT
 
 
 def needed_masks(refs: list[PatternRef]) -> list[int]:
@@ -351,26 +424,38 @@ def scan_literals(
     values = plan.values
     text = view.text
     for index in present:
-        _vid, string, _entries, regs, by_scope, langs, word, direct, _size = values[index]
+        value = values[index]
+        direct = value[7]
         if direct:
             single |= direct
-        for gid, bit in regs:
+        for gid, bit in value[3]:
             masks[gid] = masks.get(gid, 0) | bit
-        entries = by_scope.get(scope)
-        if not entries:
+        scope_check = value[9].get(scope)
+        if scope_check is None:
             continue
-        if lang and langs:
-            entries = tuple(e for e in entries if not (e.langs and lang not in e.langs))
-            if not entries:
+        entries, mode, search = scope_check
+        if lang and value[5]:
+            kept = tuple(e for e in entries if not (e.langs and lang not in e.langs))
+            if not kept:
                 continue
-        first = entries[0]
-        ws, we = first.word_start, first.word_end
-        if all(e.word_start == ws and e.word_end == we for e in entries):
+            if mode == MIXED and len(kept) < len(entries):
+                mode, search = _mode(kept), None
+            entries = kept
+        if mode == NO_REQUIREMENT:
+            found.extend(entries)
+            continue
+        if mode == BOUNDED:
             # one requirement for all: one regex search in C (a string occurring often inside
             # other words costs the loop below a step per occurrence)
-            if not (ws or we) or _bounded(string, ws, we).search(text) is not None:
+            if search is None:
+                first = entries[0]
+                search = _bounded(value[1], first.word_start, first.word_end).search
+                if entries is scope_check[0]:
+                    scope_check[2] = search
+            if search(text) is not None:
                 found.extend(entries)
             continue
+        word = value[6]
         size = len(word)
         i = data.find(word)
         while i >= 0:
@@ -501,7 +586,7 @@ def scan_literals_reference(
     path; for tests."""
     found: set[LiteralEntry] = set()
     masks: dict[int, int] = {}
-    for _vid, word, entries, regs, _by_scope, _langs, _utf8, single, _size in plan.values:
+    for _vid, word, entries, regs, _by_scope, _langs, _utf8, single, _size, _ in plan.values:
         if word not in text:
             continue
         for gid, bit in (*regs, *((g, 1) for g in single)):
