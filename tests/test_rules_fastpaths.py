@@ -52,6 +52,7 @@ from crawler.rules.patterns import (
 from crawler.rules.prefilter import (
     EXACT_MEM,
     MAX_PARTS,
+    PROBE,
     LiteralEntry,
     SplitSet,
     _bounded,
@@ -166,6 +167,18 @@ def test_literal_scan_equals_brute_force_on_word_boundaries(
     bounded: RuleSet, pieces: list[str], lang: str | None
 ) -> None:
     _check_scan(bounded, "".join(pieces), lang)
+
+
+@pytest.mark.parametrize("shift", range(-12, 3))
+def test_literal_scan_finds_strings_across_the_end_of_the_probe(
+    bounded: RuleSet, shift: int
+) -> None:
+    """A long text is probed (its first PROBE bytes), then the rest is scanned from just
+    before the probe's end: a string across that point is found once, like anywhere else."""
+    for word in ("call me", "straße", "руб", "c4ll", "only usdt"):
+        text = "." * (PROBE + shift) + " " + word + " " + ". " * 10_000
+        assert len(text.encode()) > 4 * PROBE
+        _check_scan(bounded, text, None)
 
 
 # ---------------------------------------------------------------------------- text folding

@@ -123,6 +123,7 @@ class ViewPlan:
     # the literal set's DFA can never fill its cache (see literal_set_bound): an empty result
     # of `words` is then trusted without the automaton pass that checks it otherwise
     exact: bool = False
+    longest: int = 0  # UTF-8 bytes of the longest string in `words`
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +190,7 @@ def build_plans(refs: Iterable[PatternRef]) -> dict[ViewKey, ViewPlan]:
             scopes=frozenset(scopes[key]),
             words=the_set,
             exact=exact,
+            longest=max((len(v[6]) for v in values), default=0),
             values=tuple(values),
             automaton=automaton,
             unfiltered=tuple(unfiltered.get(key, ())),
@@ -222,9 +224,10 @@ MAX_PARTS = 4  # a literal set too big to be exact is split into at most this ma
 
 class SplitSet:
     """Several exact literal re2.Sets used as one: `Match` gives the indices of the words that
-    occur, over all parts (in no particular order, None when none does: like re2.Set). A set too big to be
-    exact is split when a few exact parts hold it: a pass over a small set's DFA costs about
-    what a pass over the big one costs, and an empty result then needs no automaton pass."""
+    occur, over all parts (in no particular order; None when none does, like re2.Set). A set
+    too big to be exact is split when a few exact parts hold it: a pass over a small set's DFA
+    costs about what a pass over the big one costs, and an empty result then needs no
+    automaton pass."""
 
     __slots__ = ("parts",)
 
@@ -408,10 +411,16 @@ def scan_literals(
     text, so the Aho-Corasick automaton walks it once instead (same result).
     """
     data = view.utf8().data
-    if len(data) > 4 * PROBE and len(plan.words.Match(data[:PROBE]) or ()) > dense // 2:
-        # a long text dense in pack strings from its start: skip the set pass over all of it
-        return _scan_automaton(plan, view.text, scope, lang, found)
-    present = plan.words.Match(data)
+    if len(data) > 4 * PROBE:
+        probed = plan.words.Match(data[:PROBE]) or []
+        if len(probed) > dense // 2:
+            # a long text dense in pack strings from its start: skip the set pass over all of it
+            return _scan_automaton(plan, view.text, scope, lang, found)
+        # the rest of the text: every occurrence not wholly in the probe starts at most
+        # longest - 1 bytes before its end
+        present = _union(probed, plan.words.Match(data[max(0, PROBE - plan.longest + 1) :]))
+    else:
+        present = plan.words.Match(data)
     if not present and plan.exact:
         return set()  # what the automaton would find: nothing
     if not present or len(present) > dense:
@@ -485,6 +494,16 @@ def scan_literals(
             i = data.find(word, i + 1)
     single.update(gid for gid, mask in masks.items() if mask == need[gid])
     return single
+
+
+def _union(first: list[int], second: list[int] | None) -> list[int]:
+    """The indices in either list, each once."""
+    if not second:
+        return first
+    if not first:
+        return second
+    seen = set(first)
+    return first + [i for i in second if i not in seen]
 
 
 _BOUNDED: dict[tuple[str, bool, bool], re.Pattern[str]] = {}
