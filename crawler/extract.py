@@ -22,6 +22,9 @@ Never raises for any input bytes: a page that cannot be read well gives what cou
    and the link text) and the text of elements whose class or id names contact/phone/...
 5. `language`: `<html lang>`, then `Content-Language` meta, then a stopword count over the body
    for en de fr es it nl ro pl pt uk ru; None when it cannot be told.
+6. `links` (absolute, canonical, deduplicated) only with links=True (the default). The crawl
+   passes links=False when it will not follow the page's links (follow depth 0, the usual case):
+   nothing else reads Document.links, and the other fields are the same.
 """
 
 from __future__ import annotations
