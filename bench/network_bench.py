@@ -26,9 +26,10 @@ NetworkIndex (what crawl/worker used before), `store` the StoreNetwork on a fres
 what a crawl start costs on it: NetworkIndex.from_store (before) vs StoreNetwork.open (after).
 --base: the crawl hook's two parts against another checkout (e.g. `git worktree add /tmp/base
 REV`), both loaded in this one process and run in alternating rounds (best round wins): the
-MinHash sketch (crawler/templates.py) and NetState.add_page (storage/netstate.py, a fresh SQLite
-file each round, the same inputs, groups of 16 concurrent calls as in a crawl and of 1 as in
-stages_bench); outputs are compared.
+MinHash sketch (crawler/templates.py; on the bench pages, and on text that never repeats a
+line), extract_entities (crawler/entities.py) and NetState.add_page (storage/netstate.py, a
+fresh SQLite file each round, the same inputs, groups of 16 concurrent calls as in a crawl and
+of 1 as in stages_bench); outputs are compared (signatures, entities, states and every net_* row).
 """
 
 from __future__ import annotations
@@ -267,6 +268,7 @@ def _load(name: str, path: Path) -> Any:
 async def compare_base(base: Path, pages: int, rounds: int) -> None:
     """The hook's sketch and store transaction here vs in the checkout at `base`."""
     import hashlib
+    import sqlite3
     import tempfile
 
     import numpy as np
@@ -295,6 +297,40 @@ async def compare_base(base: Path, pages: int, rounds: int) -> None:
     print(f"sketch: base {best['base']:.3f} ms/page, here {best['new']:.3f} "
           f"({best['base'] / best['new']:.2f}x), same signatures", flush=True)
 
+    # text that never repeats a line (the line cache never hits): each round new pages of
+    # the bench pages' words in a shuffled order, as many lines as a bench page
+    words = [w for d in docs[:50] for w in d.body.split()]
+    lines = max(1, sum(d.body.count("\n") + 1 for d in docs[:50]) // 50)
+    best = {k: float("inf") for k in sketchers}
+    for r in range(rounds):
+        rng = random.Random(r)
+        fresh = ["\n".join(" ".join(rng.choices(words, k=rng.randint(2, 16)))
+                           for _ in range(lines)) for _ in range(max(50, pages // 5))]
+        for text in fresh[:20]:
+            a, b = (sketchers[k].sketch(text, mask) for k in ("base", "new"))
+            assert (a is None and b is None) or np.array_equal(a, b), text[:80]
+        for k in ("base", "new") if r % 2 else ("new", "base"):
+            t = time.process_time()
+            for text in fresh[20:]:
+                sketchers[k].sketch(text, mask)
+            best[k] = min(best[k], (time.process_time() - t) / (len(fresh) - 20) * 1e3)
+    print(f"sketch, text never seen before: base {best['base']:.3f} ms/page, here "
+          f"{best['new']:.3f} ({best['base'] / best['new']:.2f}x), same signatures", flush=True)
+
+    old_entities = _load("base_entities", base / "crawler" / "entities.py")
+    finders = {"base": old_entities.extract_entities, "new": extract_entities}
+    for d in docs:
+        assert old_entities.extract_entities(d) == extract_entities(d), d.url
+    best = {k: float("inf") for k in finders}
+    for r in range(rounds):
+        for k in ("base", "new") if r % 2 else ("new", "base"):
+            t = time.process_time()
+            for d in docs:
+                finders[k](d)
+            best[k] = min(best[k], (time.process_time() - t) / len(docs) * 1e3)
+    print(f"extract_entities: base {best['base']:.3f} ms/page, here {best['new']:.3f} "
+          f"({best['base'] / best['new']:.2f}x), same entities and spans", flush=True)
+
     maker = StoreNetwork.__new__(StoreNetwork)
     maker.templates = new_templates.TemplateIndex()
     inputs = [maker._input(d.url, d.title, d.body, e)[0] for d, e in zip(docs, ents, strict=True)]
@@ -311,9 +347,17 @@ async def compare_base(base: Path, pages: int, rounds: int) -> None:
                     out += await asyncio.gather(*(state.add_page(p)
                                                   for p in inputs[i : i + group]))
                 cpu = (time.process_time() - t) / len(inputs) * 1e3
-        digest = hashlib.sha256(repr([(s.network_id, s.linked, sorted(
+            tables = sqlite3.connect(Path(tmp) / "net.db")
+            try:  # every stored network row too, not only the returned states
+                rows = [(name, sorted(tables.execute(f"SELECT * FROM {name}").fetchall()))
+                        for (name,) in tables.execute(
+                            "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                            "name LIKE 'net%' ORDER BY name")]
+            finally:
+                tables.close()
+        digest = hashlib.sha256(repr(([(s.network_id, s.linked, sorted(
             (k, v.pages, v.name_count, v.country_count, v.names, v.countries)
-            for k, v in s.entities.items())) for s in out]).encode()).hexdigest()
+            for k, v in s.entities.items())) for s in out], rows)).encode()).hexdigest()
         return cpu, digest
 
     for group in (16, 1):
@@ -323,7 +367,8 @@ async def compare_base(base: Path, pages: int, rounds: int) -> None:
             for k in ("base", "new") if r % 2 else ("new", "base"):
                 cpu, digests[k] = await run(old_state if k == "base" else new_state, group)
                 best[k] = min(best[k], cpu)
-        same = "same states" if digests["base"] == digests["new"] else "STATES DIFFER"
+        same = ("same states and rows" if digests["base"] == digests["new"]
+                else "STATES OR ROWS DIFFER")
         print(f"NetState.add_page, {group:>2} pages per transaction: base {best['base']:.3f} "
               f"ms/page CPU (both threads), here {best['new']:.3f} "
               f"({best['base'] / best['new']:.2f}x), {same}", flush=True)

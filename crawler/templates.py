@@ -243,15 +243,16 @@ def _chunks_hashes(chunks: list[str], open_num: bool) -> tuple[list[int], bool]:
 # Line cache: a line of text -> its word hashes once masked (packed uint32) and whether it
 # leaves a number open, for each state it can be entered in ([closed in, open in]; each made
 # when first needed). Pages of one site repeat many of their lines (navigation, contact blocks,
-# footers, the template itself), which then cost one dict lookup. A line is cached when it is
-# seen a second time (`_SEEN` holds the hashes of lines seen once), so text that never repeats
-# is hashed as before, in runs of lines, without a cost per line. Both bounded (cleared when
+# footers, the template itself), which then cost one dict lookup. A line seen once maps to
+# `_ONCE`; it gets an entry of its own when seen again. A page with few cached lines is hashed
+# whole as before, so text that never repeats pays only the look-ups. Bounded (cleared when
 # full, like the word caches): by lines, and by characters held.
 _Line = list[tuple[bytes, bool] | None]
+_ONCE: _Line = []  # (shared, never filled: an entry is a list of two)
 _LINES: dict[str, _Line] = {}
-_SEEN: set[int] = set()
-LINE_CACHE_MAX = 16_384  # lines (and 4x as many line hashes in _SEEN)
-LINE_CACHE_CHARS = 4_000_000  # characters of the cached lines together (~4-16 MB)
+LINE_CACHE_MAX = 16_384  # lines (seen once or cached)
+LINE_CACHE_CHARS = 2_000_000  # characters of the lines held together (~2-8 MB at most)
+PROMOTE = 8  # lines given an entry at most per page that is mostly new text
 _line_chars = 0
 
 
@@ -273,40 +274,55 @@ def _packed(text: str, open_num: bool) -> tuple[bytes, bool]:
     return array.array(_U32, hashes).tobytes(), still_open
 
 
+def _hold(lines: list[str], size: int) -> None:
+    """Room for `size` more characters in `_LINES` (cleared when it would be full)."""
+    global _line_chars
+    if len(_LINES) + len(lines) > LINE_CACHE_MAX or _line_chars + size > LINE_CACHE_CHARS:
+        _LINES.clear()
+        _line_chars = 0
+    _line_chars += size
+
+
 def _masked_word_hashes(text: str) -> bytes:
     """`_text_word_hashes(_mask_contacts(text))` packed as native uint32, using `_LINES` for
     the lines seen before. Exact: the masks never match across a newline, and a newline is
     whitespace to the token regex's numbers, so the only state carried from line to line is
     "a number is open"; lines not cached are hashed together (a run of text, as a whole)."""
-    global _line_chars
     lines = text.split("\n")
     entries = list(map(_LINES.get, lines))
-    if entries.count(None) == len(entries):  # no line cached: new text, or seen once
-        keys = list(map(hash, lines))
-        if _SEEN.isdisjoint(keys):  # all new: the text as a whole, as before
-            if len(_SEEN) >= 4 * LINE_CACHE_MAX:
-                _SEEN.clear()
-            _SEEN.update(keys)
-            return _packed(text, False)[0]
+    new = entries.count(None)
+    once = entries.count(_ONCE)
+    if (len(entries) - new - once) * 4 < len(entries):
+        # mostly lines not cached: the text as a whole, as before; its new lines are marked
+        # seen, and a few lines seen on an earlier page get an entry for the next pages (at
+        # most PROMOTE a page, so a working set larger than the cache costs little)
+        if new:
+            _hold(lines, len(text))
+            setdefault = _LINES.setdefault
+            for line in lines:
+                setdefault(line, _ONCE)
+        if once:
+            at = -1
+            for _ in range(min(once, PROMOTE)):
+                at = entries.index(_ONCE, at + 1)
+                if _LINES.get(lines[at]) is _ONCE:
+                    _LINES[lines[at]] = [None, None]
+        return _packed(text, False)[0]
     parts: list[bytes] = []
     open_num = False
     run = -1  # first line of the current run of uncached lines
     for i, entry in enumerate(entries):
-        if entry is None:
+        if entry is None or entry is _ONCE:
             line = lines[i]
-            key = hash(line)
-            if key not in _SEEN:
-                if len(_SEEN) >= 4 * LINE_CACHE_MAX:
-                    _SEEN.clear()
-                _SEEN.add(key)
+            entry = _LINES.get(line)  # (it may have been seen, or cached, earlier on this page)
+            if entry is None:  # first seen: hashed with its run of new lines
+                _hold(lines, len(line))
+                _LINES[line] = _ONCE
                 if run < 0:
                     run = i
                 continue
-            if len(_LINES) >= LINE_CACHE_MAX or _line_chars > LINE_CACHE_CHARS:
-                _LINES.clear()
-                _line_chars = 0
-            entry = _LINES[line] = [None, None]
-            _line_chars += len(line)
+            if entry is _ONCE:  # seen before: an entry of its own now
+                entry = _LINES[line] = [None, None]
         if run >= 0:
             packed, open_num = _packed("\n".join(lines[run:i]), open_num)
             parts.append(packed)
