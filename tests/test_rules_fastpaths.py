@@ -57,7 +57,9 @@ from crawler.rules.prefilter import (
     SplitSet,
     _bounded,
     _literal_set,
+    _selectivity,
     _split_exact,
+    confirm,
     literal_set_bound,
     nothing_in_any,
     scan_literals,
@@ -591,3 +593,33 @@ def test_split_only_into_a_few_exact_parts() -> None:
     assert parts is not None and 1 < len(parts) <= MAX_PARTS
     assert [w for part in parts for w in part] == [f"w{i:05d}" for i in range(300)]
     assert all(3 * literal_set_bound(part) <= EXACT_MEM for part in parts)
+
+
+# ---------------------------------------------------------------------------- regex sets
+
+
+def test_regex_sets_hold_the_selective_regexes_last(shipped: RuleSet) -> None:
+    assert _selectivity(None) == 0
+    assert _selectivity((frozenset({"the", "ours"}), frozenset({"passport"}))) == 8
+    plan = shipped._plans[ViewKey()]
+    assert len(plan.chunks) >= 2
+    unfiltered = set(plan.unfiltered)
+    order = [
+        (not unfiltered.issuperset(gids), _selectivity(shipped._refs[gids[0]].pattern.atoms))
+        for chunk in plan.chunks
+        for gids in chunk.gids
+    ]
+    assert order == sorted(order)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_confirm_equals_each_candidate_regex_on_its_own(
+    shipped: RuleSet, data: st.DataObject
+) -> None:
+    text = data.draw(_texts(_pack_words(shipped)))
+    for key, plan in shipped._plans.items():
+        view = Views(text).get(key)
+        gids = set(plan.chunk_of)
+        want = {g for g in gids if shipped._refs[g].pattern.regex.search(view.utf8().data)}
+        assert confirm(plan, gids, view) == want

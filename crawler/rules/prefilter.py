@@ -353,9 +353,18 @@ def attach_sets(plans: dict[ViewKey, ViewPlan], refs: list[PatternRef]) -> dict[
     for key, plan in plans.items():
         by_source = regexes.get(key, {})
         # regexes without atoms run on every scope of every page: packed into the first sets,
-        # so a page runs the other sets only for the regexes its atoms call for
+        # so a page runs the other sets only for the regexes its atoms call for; then the
+        # regexes by how long the atoms of their most selective atom set are at least (a
+        # regex needing a 7-letter string is rarely a candidate, one needing "the" or "our"
+        # often): the last set then holds rare candidates and most pages do not run it
         always = set(plan.unfiltered)
-        sources = sorted(by_source, key=lambda src: not always.issuperset(by_source[src]))
+        sources = sorted(
+            by_source,
+            key=lambda src: (
+                not always.issuperset(by_source[src]),
+                _selectivity(refs[by_source[src][0]].pattern.atoms),
+            ),
+        )
         chunks: list[RegexChunk] = []
         chunk_of: dict[int, int] = {}
         for i in range(0, len(sources), CHUNK):
@@ -372,6 +381,12 @@ def attach_sets(plans: dict[ViewKey, ViewPlan], refs: list[PatternRef]) -> dict[
             gate = _regex_set(unfiltered, cased=False)
         out[key] = dataclasses.replace(plan, chunks=tuple(chunks), chunk_of=chunk_of, gate=gate)
     return out
+
+
+def _selectivity(atoms: tuple[frozenset[str], ...] | None) -> int:
+    """The length its most selective atom set guarantees: the longest of its atom sets'
+    shortest atoms (0 without atoms)."""
+    return max((min(len(a) for a in atom_set) for atom_set in atoms or () if atom_set), default=0)
 
 
 def confirm(plan: ViewPlan, candidates: set[int], view: View) -> set[int]:
