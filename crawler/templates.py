@@ -253,6 +253,7 @@ _LINES: dict[str, _Line] = {}
 LINE_CACHE_MAX = 16_384  # lines (seen once or cached)
 LINE_CACHE_CHARS = 2_000_000  # characters of the lines held together (~2-8 MB at most)
 PROMOTE = 8  # lines given an entry at most per page that is mostly new text
+LINE_LOOP_MAX = 1024  # pages of more lines are hashed whole (bounds the per-line loop)
 _line_chars = 0
 
 
@@ -288,6 +289,8 @@ def _masked_word_hashes(text: str) -> bytes:
     the lines seen before. Exact: the masks never match across a newline, and a newline is
     whitespace to the token regex's numbers, so the only state carried from line to line is
     "a number is open"; lines not cached are hashed together (a run of text, as a whole)."""
+    if text.count("\n") >= LINE_LOOP_MAX:  # a page of very many short lines: no loop over them
+        return _packed(text, False)[0]
     lines = text.split("\n")
     entries = list(map(_LINES.get, lines))
     new = entries.count(None)

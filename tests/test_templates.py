@@ -262,12 +262,14 @@ def test_line_cached_shingle_hashes_equal_normalised_text() -> None:
     templates._LINES.clear()
     check(texts)  # first and second sightings
     check(texts)  # warm: whole pages from cached lines
-    old = templates.LINE_CACHE_MAX, templates.LINE_CACHE_CHARS
+    old = templates.LINE_CACHE_MAX, templates.LINE_CACHE_CHARS, templates.LINE_LOOP_MAX
     templates.LINE_CACHE_MAX, templates.LINE_CACHE_CHARS = 7, 200
     try:
         check(texts[:400])
+        templates.LINE_LOOP_MAX = 5  # long pages hashed whole, short ones line by line
+        check(texts[:400])
     finally:
-        templates.LINE_CACHE_MAX, templates.LINE_CACHE_CHARS = old
+        templates.LINE_CACHE_MAX, templates.LINE_CACHE_CHARS, templates.LINE_LOOP_MAX = old
     assert any(e is not templates._ONCE for e in templates._LINES.values())  # cached lines
 
 
