@@ -6,6 +6,7 @@ import dataclasses
 import html as html_lib
 import re
 import time
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -37,7 +38,7 @@ from crawler.extract import (
     mark_blocks_utf8,
     nesting_depth,
 )
-from crawler.models import Document
+from crawler.models import Document, Seed
 from crawler.urls import (
     MAX_URL_LENGTH,
     SIMPLE_PATH,
@@ -46,6 +47,7 @@ from crawler.urls import (
     canonicalize_fast,
     is_simple_origin,
 )
+from tests.support.server import LoopbackSite
 
 URL = "http://ads.example/city/ad-1.html"
 
@@ -763,3 +765,46 @@ def test_anchor_clones_stay_far_below_the_colon_only_bound(page: str) -> None:
     """Tree building clones <a> elements; colon_only relies on < 20 anchors per "<"."""
     anchors = len(LexborHTMLParser(page).css("a[href]"))
     assert anchors <= 2 * page.count("<")
+
+
+PIPELINE_RULES = Path(__file__).resolve().parent / "pipeline_rules"
+
+
+async def test_the_crawl_extracts_links_only_where_it_follows_them(
+    site: LoopbackSite, tmp_path: Path
+) -> None:
+    """Through the real pipeline: at follow depth 0 pages are extracted without links (and with
+    the same contact); with max_depth 1 the seed page has its links and the followed page, whose
+    links would go too deep, has none."""
+    from crawler.pipeline import Processed, run_worker
+    from crawler.rules import RuleHolder
+    from crawler.settings import FetchSettings
+    from storage import open_store
+
+    body = '<a href="/a">a</a> <a href="tel:+4915123">Call</a> <p class="contact">Ring</p>'
+    index = site.route("/", html(body))
+    site.route("/a", '<p>page a</p><a href="/deeper">deeper</a>')
+    env = {"TRIAGE_ALLOW_CIDRS": "127.0.0.1/32"}
+    policy = tmp_path / "sources.yaml"
+    policy.write_text("defaults: {max_depth: 1}\n")
+    for depth, settings_ in enumerate([
+        FetchSettings.from_env(env, per_host_rps=0.0),
+        FetchSettings.from_env(env, per_host_rps=0.0, sources_path=policy),
+    ]):  # fmt: skip
+        seen: dict[str, Document] = {}
+
+        def keep(done: Processed, seen: dict[str, Document] = seen) -> None:
+            if done.document is not None:
+                seen[done.claim.url.removeprefix(site.base)] = done.document
+
+        async with open_store(tmp_path / f"t{depth}.db") as store:
+            await store.add_batch("s.txt", str(depth) * 64, [Seed(index, "s.txt", 1)], [])
+            await run_worker(
+                store, settings_, RuleHolder(PIPELINE_RULES), idle_exit=True, observers=[keep]
+            )
+        full = extract(html(body), url=index, content_type="text/html", charset="utf-8")
+        assert seen["/"] == (full if depth else _without_links(full))
+        assert seen["/"].contact == "tel:+4915123\nCall\nRing"
+        assert sorted(seen) == (["/", "/a"] if depth else ["/"])
+        if depth:
+            assert seen["/"].links == (site.url("/a"),) and seen["/a"].links == ()
