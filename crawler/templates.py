@@ -462,7 +462,8 @@ class TemplateIndex:
         rows = sig[: b * r].astype(np.uint64).reshape(b, r)
         with np.errstate(over="ignore"):
             keys = (rows * _BAND_MULT[:r]).sum(axis=1, dtype=np.uint64) + _BAND_SALT[:b]
-        return [int(k) for k in keys.view(np.int64)]
+        out: list[int] = keys.view(np.int64).tolist()  # Python ints, as int(k) gives
+        return out
 
     @property
     def _lsh(self) -> MinHashLSH:

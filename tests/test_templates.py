@@ -302,3 +302,23 @@ def test_sketch_is_the_straightforward_minhash() -> None:
         assert np.array_equal(grams, before)
         checked += 1
     assert checked > 10
+
+
+def test_bands_are_the_straightforward_band_hashes() -> None:
+    """Band keys as stored (signed 64-bit Python ints): each band's rows times the
+    multipliers, plus its salt, modulo 2**64, computed with Python integers."""
+    index = TemplateIndex()
+    b, r = index._lsh_params
+    mult = [int(x) for x in templates._BAND_MULT[:r]]
+    salt = [int(x) for x in templates._BAND_SALT[:b]]
+    rng = random.Random(9)
+    for text in [*_multiline_texts(rng, 40), en_ad("Anna", "Berlin", 23, "+49 151 2345678")]:
+        sig = index.sketch(text)
+        if sig is None:
+            continue
+        got = index.bands(sig)
+        want = []
+        for i in range(b):
+            h = (sum(int(sig[i * r + j]) * mult[j] for j in range(r)) + salt[i]) % 2**64
+            want.append(h - 2**64 if h >= 2**63 else h)
+        assert got == want and all(type(k) is int for k in got)
