@@ -264,7 +264,18 @@ def _context_verdict(before: str) -> int:
     return verdict
 
 
+# ASCII text: digits kept, o/O read as 0, everything else dropped (what _digits_of_loop does)
+_ASCII_DIGITS = {c: (chr(c) if chr(c).isdigit() else "0" if chr(c) in "oO" else None)
+                 for c in range(128)}
+
+
 def _digits_of(candidate: str) -> str:
+    if candidate.isascii():
+        return candidate.translate(_ASCII_DIGITS)
+    return _digits_of_loop(candidate)
+
+
+def _digits_of_loop(candidate: str) -> str:
     out = []
     for ch in candidate:
         if ch.isdigit():

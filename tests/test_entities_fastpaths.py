@@ -157,3 +157,12 @@ def test_entities_with_the_rare_gate_equal_those_without(text: str, scope: str,
     finally:
         entities.RARE_GATE = True
     assert gated == plain
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([*"0123456789oOx +-()./", "٣", "²", "７", "\u20e3", "\ufe0f"])
+                | st.characters(), max_size=25).map("".join))
+def test_digits_of_ascii_fast_path_equals_the_loop(candidate: str) -> None:
+    assert entities._digits_of(candidate) == entities._digits_of_loop(candidate)
+    ascii_only = "".join(c for c in candidate if c.isascii())
+    assert entities._digits_of(ascii_only) == entities._digits_of_loop(ascii_only)
