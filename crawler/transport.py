@@ -61,6 +61,10 @@ _PIN: contextvars.ContextVar[str | None] = contextvars.ContextVar("triage_pin", 
 # aiohttp's errors (and OSError), once aiohttp is imported by the first transport made
 _AIOHTTP_ERRORS: tuple[type[BaseException], ...] = (OSError,)
 _READ_CHUNK = 64 * 1024
+# aiohttp adds these when a request lacks them; it is told to skip them (they come from httpx)
+_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding")
+_AUTO_NAMES = frozenset(h.lower() for h in _AUTO_HEADERS)
+_HEADER_SETS_MAX = 1_000  # distinct request header sets remembered (all dropped when full)
 CONNECT_LOG_MAX = 10_000  # connection log entries kept (the oldest half is dropped when full)
 
 
@@ -199,6 +203,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+        # raw httpx headers -> (aiohttp's read-only form of them, skip_auto_headers): fetch.py
+        # sends one header set per host, so each is converted once
+        self._header_sets: dict[tuple[tuple[bytes, bytes], ...], tuple[Any, Any]] = {}
+        self._versions: dict[Any, bytes] = {}
         self.connects: list[tuple[str, int]] = []
         """New connections attempted, as (vetted ip, port), in order (the last
         CONNECT_LOG_MAX / 2 to CONNECT_LOG_MAX of them: bounded memory on long crawls)."""
@@ -240,7 +248,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 auto_decompress=False,
                 cookie_jar=aiohttp.DummyCookieJar(),
                 trust_env=False,  # HTTP_PROXY & co. are never used (only TRIAGE_PROXY, via httpx)
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
+                # skip_auto_headers: per request (_request_headers), only when one is missing
                 timeout=aiohttp.ClientTimeout(total=None),
             )
         return self._session
@@ -270,7 +278,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 sock_connect=connect,
                 sock_read=read,
             )
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        headers, skip_auto = self._request_headers(request)
         body = await request.aread() if request.method not in ("GET", "HEAD") else None
         # encoded=True: send httpx's request target byte for byte (yarl would re-quote it,
         # e.g. %2F -> / and %41 -> A in the query: another URL than the one vetted and recorded)
@@ -279,23 +287,44 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             response = await session.request(
                 request.method, url, headers=headers, data=body or None,
-                allow_redirects=False, timeout=timeout,
+                allow_redirects=False, timeout=timeout, skip_auto_headers=skip_auto,
             )
         except (aiohttp.ClientError, OSError) as exc:
             raise _translate(exc, request) from exc
         finally:
             _PIN.reset(token)
         version = response.version
+        http_version = self._versions.get(version)
+        if http_version is None:
+            http_version = self._versions[version] = (
+                f"HTTP/{version.major}.{version.minor}".encode() if version else b"HTTP/1.1")
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,  # bytes as received (httpx would ascii-encode str)
             stream=_AiohttpStream(response, request),
             extensions={
-                "http_version": f"HTTP/{version.major}.{version.minor}".encode()
-                if version else b"HTTP/1.1",
+                "http_version": http_version,
                 "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
             },
         )
+
+    def _request_headers(self, request: httpx.Request) -> tuple[Any, Any]:
+        """(the request's headers for aiohttp, its skip_auto_headers): the headers as latin-1
+        text in httpx's order, read-only; aiohttp told to skip its User-Agent, Accept and
+        Accept-Encoding only when one of them is missing (present ones are never replaced:
+        the same bytes go out as when the session skipped them for every request)."""
+        raw = tuple(request.headers.raw)
+        known = self._header_sets.get(raw)
+        if known is None:
+            from multidict import CIMultiDict, CIMultiDictProxy
+
+            pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+            missing = not _AUTO_NAMES <= {k.lower() for k, _ in pairs}
+            if len(self._header_sets) >= _HEADER_SETS_MAX:
+                self._header_sets.clear()
+            known = self._header_sets[raw] = (CIMultiDictProxy(CIMultiDict(pairs)),
+                                              _AUTO_HEADERS if missing else None)
+        return known
 
     async def aclose(self) -> None:
         self._closed = True

@@ -225,3 +225,26 @@ async def test_connection_log_is_bounded(
             assert response.status_code == 200, i
     assert 2 <= len(transport.connects) <= 4
     assert all(entry == ("127.0.0.1", site.port) for entry in transport.connects)
+
+
+async def test_request_headers_go_out_as_given_and_aiohttp_adds_none(site: LoopbackSite) -> None:
+    # header sets are converted once per transport and reused; aiohttp's own User-Agent,
+    # Accept and Accept-Encoding are added to none of them, whichever of these they carry
+    site.route("/a", PAGE)
+    host = f"127.0.0.1:{site.port}".encode()
+    sets = [
+        [(b"Host", host), (b"Connection", b"keep-alive"), (b"User-Agent", b"ua/1"),
+         (b"Accept", b"text/html"), (b"Accept-Encoding", b"gzip"), (b"Accept-Language", b"*")],
+        [(b"Host", host), (b"X-B", b"2")],
+        [(b"Host", host), (b"accept", b"*/x"), (b"X-C", b"3")],
+        [(b"Host", host), (b"user-agent", b"ua/2"), (b"ACCEPT", b"a"), (b"Accept-encoding", b"br")],
+    ]
+    async with make_transport(TransportOptions(max_connections=4), _pin_loopback) as transport:
+        for _ in range(2):  # the second round from the remembered header sets
+            for raw in sets:
+                request = httpx.Request("GET", site.url("/a"), headers=raw)
+                response = await transport.handle_async_request(request)
+                assert await response.aread() == PAGE.encode()
+                await response.aclose()
+                sent = list(site.requests[-1].headers.items())
+                assert sent == [(k.decode(), v.decode()) for k, v in raw]
