@@ -1,4 +1,4 @@
-"""fetch.py's fast URL parse (plain URLs) against httpx.URL + urlsplit, and _vet with and without it.
+"""fetch.py's fast URL parse (plain URLs) vs httpx.URL + urlsplit; _vet with and without it.
 
 Decisions only: the resolver seam answers, nothing is connected to."""
 
@@ -19,8 +19,8 @@ from crawler.settings import FetchSettings
 
 _PATH_CHARS = "abcXYZ019-._~!$&'()*+,;=:@/%?#[] \"<>{}`|\\^é\t"
 _HOSTS = ["a.example", "www.ads-site.test", "127.0.0.1", "127.000.0.1", "999.1.1.1", "1.2.3",
-          "x_y.test", "A.Example", "b..test", "c.test.", "[::1]", "xn--bcher-kva.test", "bücher.test",
-          "user@h.test", "u:p@h.test", ""]
+          "x_y.test", "A.Example", "b..test", "c.test.", "[::1]", "xn--bcher-kva.test",
+          "bücher.test", "user@h.test", "u:p@h.test", ""]
 _PORTS = ["", ":80", ":443", ":8080", ":0", ":65535", ":65536", ":99999", ":", ":08", ":x"]
 _PATHS = ["", "/", "/ad/1", "/a/./b", "/a/../b", "/.well-known/x", "/a%41b", "/%zz", "/a%4",
           "/x.html", "//double"]
