@@ -113,7 +113,7 @@ async def test_vet_decides_the_same_with_and_without_the_fast_path(
         if not fast:
             monkeypatch.setattr(fetch_module, "_ParseResult", None)
         out: list[Any] = []
-        settings = FetchSettings(allow_cidrs=("127.0.0.1/32",))
+        settings = FetchSettings.from_env({"TRIAGE_ALLOW_CIDRS": "127.0.0.1/32"})
         async with Fetcher(settings, resolver=resolve) as f:
             for url in _VET_URLS:
                 v = await f._vet(url, page=False)
