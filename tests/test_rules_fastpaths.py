@@ -60,6 +60,7 @@ from crawler.rules.prefilter import (
     _selectivity,
     _split_exact,
     confirm,
+    joint_scan,
     literal_set_bound,
     nothing_in_any,
     scan_literals,
@@ -364,6 +365,37 @@ def test_joined_scope_check_changes_no_evaluation(shipped: RuleSet, data: st.Dat
     plain = copy.copy(shipped)
     plain._joint = frozenset()
     assert plain.evaluate(doc) == joined
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_joint_scan_locates_what_each_view_pass_finds(
+    shipped: RuleSet, data: st.DataObject
+) -> None:
+    words = [*_pack_words(shipped), *_LEETISH]
+    texts = [data.draw(_texts(words)) for _ in range(data.draw(st.integers(2, 4)))]
+    for key in shipped._joint:
+        plan = shipped._plans[key]
+        views = [Views(text).get(key) for text in texts]
+        each = [sorted(plan.words.Match(v.utf8().data) or ()) for v in views]
+        nothing, present = joint_scan(plan, views)
+        if present is not None:
+            assert [sorted(p) for p in present] == each  # each string once per view
+        if nothing:
+            assert not any(each)
+
+
+def test_joint_scan_gives_the_strings_of_each_view(shipped: RuleSet) -> None:
+    key = ViewKey(leet=True)
+    plan = shipped._plans[key]
+    texts = ["nothing here", "pay in u5dt only", "", "my b1tc0in wallet"]
+    views = [Views(text).get(key) for text in texts]
+    nothing, present = joint_scan(plan, views)
+    assert not nothing and present is not None
+    assert [bool(p) for p in present] == [False, True, False, True]
+    assert [sorted(p) for p in present] == [
+        sorted(plan.words.Match(v.utf8().data) or ()) for v in views
+    ]
 
 
 @pytest.mark.parametrize(

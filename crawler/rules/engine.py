@@ -29,8 +29,8 @@ from crawler.rules.prefilter import (
     confirm,
     find_all,
     joinable,
+    joint_scan,
     needed_masks,
-    nothing_in_any,
     scan_literals,
 )
 from crawler.rules.scoring import score_indicators
@@ -302,20 +302,22 @@ class RuleSet:
                 by_scope.append((scope, Views(text)))
         for key, plan in self._plans.items():
             in_plan = [(scope, views) for scope, views in by_scope if scope in plan.scopes]
-            if (
-                key in self._joint
-                and len(in_plan) > 1
-                and nothing_in_any(plan, [views.get(key) for _, views in in_plan])
-            ):
-                continue  # one pass over all scopes at once: no pattern of this form occurs
-            for scope, views in in_plan:
+            given: list[list[int]] | None = None  # the literal set's strings per scope, if known
+            if key in self._joint and len(in_plan) > 1:
+                nothing, given = joint_scan(plan, [views.get(key) for _, views in in_plan])
+                if nothing:
+                    continue  # one pass over all scopes at once: no pattern of this form occurs
+            for k, (scope, views) in enumerate(in_plan):
                 if plan.gate is not None and not plan.gate.Match(views.get(_FOLDED).utf8().data):
                     continue  # nothing in the case-folded text: the cased view cannot match
                 view = views.get(key)
                 found: list[LiteralEntry] = []
                 candidates: set[int] = set()
                 if plan.words is not None:
-                    candidates = scan_literals(plan, view, self._need, scope, lang, found)
+                    candidates = scan_literals(
+                        plan, view, self._need, scope, lang, found,
+                        given=None if given is None else given[k],
+                    )  # fmt: skip
                 candidates.update(plan.unfiltered)
                 targets = self._entry_targets
                 out.extend((targets[e], scope, Occurrences(view, e)) for e in found)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -412,7 +413,7 @@ _ASCII_WORD = tuple(chr(b).isalnum() or b == 0x5F for b in range(128))
 
 def scan_literals(
     plan: ViewPlan, view: View, need: list[int], scope: str, lang: str | None,
-    found: list[LiteralEntry], dense: int = DENSE,
+    found: list[LiteralEntry], dense: int = DENSE, given: list[int] | None = None,
 ) -> set[int]:  # fmt: skip
     """Append to `found` the literal entries that occur (whole-word where required) in the
     view's text; return the regexes worth running (each atom set the prefilter looks for has an
@@ -424,9 +425,15 @@ def scan_literals(
     looked at from Python, and only until one occurrence satisfies each entry (`bytes.find`
     on the UTF-8). When more than `dense` strings occur, those searches would each rescan the
     text, so the Aho-Corasick automaton walks it once instead (same result).
+
+    `given`: the strings of the set that occur in the view, when known (joint_scan).
     """
     data = view.utf8().data
-    if len(data) > 4 * PROBE:
+    if given is not None:
+        if not given:
+            return set()
+        present: list[int] | None = given
+    elif len(data) > 4 * PROBE:
         probed = plan.words.Match(data[:PROBE]) or []
         if len(probed) > dense // 2:
             # a long text dense in pack strings from its start: skip the set pass over all of it
@@ -644,29 +651,58 @@ def joinable(plan: ViewPlan, refs: list[PatternRef]) -> bool:
     )
 
 
+JOINT_LOCATE = 4  # strings found in joined views located by bytes.find (more: scan each view)
+
+
 def nothing_in_any(plan: ViewPlan, views: list[View]) -> bool:
-    """True when none of the plan's patterns can match in any of the views: one RE2 pass of
+    """True when none of the plan's patterns can match in any of the views (joint_scan)."""
+    return joint_scan(plan, views)[0]
+
+
+def joint_scan(plan: ViewPlan, views: list[View]) -> tuple[bool, list[list[int]] | None]:
+    """(nothing, present). nothing: none of the plan's patterns can match in any of the
+    views: one RE2 pass of
     the literal set and of the sets holding the regexes without atoms over the views' texts
     joined by newlines. No view text holds a newline (folding turns whitespace into spaces)
     and no literal does, so a literal in any view is in the joined text; a regex without
     anchors (see `joinable`) that matches in a view matches the same characters there, as a
     newline counts as a non-word character like the text's ends. Extra matches across the
-    joins only mean the views are then scanned one by one."""
+    joins only mean the views are then scanned one by one.
+
+    present: when the literal set found at most JOINT_LOCATE strings in the joined text, the
+    strings of the set in each view (what its own pass would give, as scan_literals' `given`):
+    each string found is located by `bytes.find`, view by view (no string holds a newline, so
+    every occurrence lies in one view); else None."""
     data = b"\n".join(v.utf8().data for v in views)
     if plan.words is not None:
-        if plan.words.Match(data):
-            return False
+        found = plan.words.Match(data)
+        if found:
+            if len(found) > JOINT_LOCATE:
+                return False, None
+            starts = [0]
+            for v in views:
+                starts.append(starts[-1] + len(v.utf8().data) + 1)
+            present: list[list[int]] = [[] for _ in views]
+            values = plan.values
+            for index in found:
+                word = values[index][6]
+                pos = data.find(word)
+                while pos >= 0:
+                    k = bisect_right(starts, pos) - 1
+                    present[k].append(index)
+                    pos = data.find(word, starts[k + 1])
+            return False, present
         if not plan.exact:  # the set said nothing: its DFA may have run out of memory
             text = "\n".join(v.text for v in views)
             if next(plan.automaton.iter(text), None) is not None:
-                return False
+                return False, None
     unfiltered = set(plan.unfiltered)
     for index in sorted({plan.chunk_of[g] for g in unfiltered}):
         chunk = plan.chunks[index]
         for i in chunk.regex_set.Match(data) or ():
             if not unfiltered.isdisjoint(chunk.gids[i]):
-                return False
-    return True
+                return False, None
+    return True, None
 
 
 def find_all(regex: Any, view: View) -> list[tuple[int, int]]:
