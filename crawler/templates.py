@@ -254,6 +254,10 @@ LINE_CACHE_MAX = 16_384  # lines (seen once or cached)
 LINE_CACHE_CHARS = 2_000_000  # characters of the lines held together (~2-8 MB at most)
 PROMOTE = 8  # lines given an entry at most per page that is mostly new text
 LINE_LOOP_MAX = 1024  # pages of more lines are hashed whole (bounds the per-line loop)
+LOW_REPEATS = 0.05  # share of lines seen before (moving average) below which pages are
+SKIP_PAGES = 7  # hashed whole without a look-up, this many pages in a row
+_repeats = 1.0
+_skipped = 0
 _line_chars = 0
 
 
@@ -289,21 +293,30 @@ def _masked_word_hashes(text: str) -> bytes:
     the lines seen before. Exact: the masks never match across a newline, and a newline is
     whitespace to the token regex's numbers, so the only state carried from line to line is
     "a number is open"; lines not cached are hashed together (a run of text, as a whole)."""
+    global _repeats, _skipped
     if text.count("\n") >= LINE_LOOP_MAX:  # a page of very many short lines: no loop over them
         return _packed(text, False)[0]
+    if _repeats < LOW_REPEATS and _skipped < SKIP_PAGES:
+        # the last pages looked up repeated (almost) no line: only 1 page in SKIP_PAGES + 1
+        # is looked up, so text that never repeats pays little for the cache
+        _skipped += 1
+        return _packed(text, False)[0]
+    _skipped = 0
     lines = text.split("\n")
     entries = list(map(_LINES.get, lines))
     new = entries.count(None)
     once = entries.count(_ONCE)
+    _repeats = 0.75 * _repeats + 0.25 * (len(entries) - new) / len(entries)
     if (len(entries) - new - once) * 4 < len(entries):
         # mostly lines not cached: the text as a whole, as before; its new lines are marked
         # seen, and a few lines seen on an earlier page get an entry for the next pages (at
         # most PROMOTE a page, so a working set larger than the cache costs little)
         if new:
             _hold(lines, len(text))
-            setdefault = _LINES.setdefault
-            for line in lines:
-                setdefault(line, _ONCE)
+            kept = len(entries) - new - once  # (entries of their own: keep them)
+            held = [(ln, e) for ln, e in zip(lines, entries, strict=True) if e] if kept else []
+            _LINES.update(dict.fromkeys(lines, _ONCE))
+            _LINES.update(held)
         if once:
             at = -1
             for _ in range(min(once, PROMOTE)):

@@ -262,6 +262,9 @@ def test_line_cached_shingle_hashes_equal_normalised_text() -> None:
     templates._LINES.clear()
     check(texts)  # first and second sightings
     check(texts)  # warm: whole pages from cached lines
+    unique = [f"{i} {t}\n{i}" for i, t in enumerate(texts)]
+    templates._repeats = 0.0  # as after pages that repeated no line: most are not looked up
+    check(unique[:300] + texts[:300])
     old = templates.LINE_CACHE_MAX, templates.LINE_CACHE_CHARS, templates.LINE_LOOP_MAX
     templates.LINE_CACHE_MAX, templates.LINE_CACHE_CHARS = 7, 200
     try:
