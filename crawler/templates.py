@@ -241,14 +241,16 @@ def _chunks_hashes(chunks: list[str], open_num: bool) -> tuple[list[int], bool]:
 
 
 # Line cache: a line of text -> its word hashes once masked (packed uint32) and whether it
-# leaves a number open, for each state it can be entered in ([closed in, open in]; each made
-# when first needed). Pages of one site repeat many of their lines (navigation, contact blocks,
-# footers, the template itself), which then cost one dict lookup. A line seen once maps to
-# `_ONCE`; it gets an entry of its own when seen again. A page with few cached lines is hashed
-# whole as before, so text that never repeats pays only the look-ups. Bounded (cleared when
-# full, like the word caches): by lines, and by characters held.
+# leaves a number open, for each state it can be entered in and each URL-mask decision of its
+# page (slot open + 2 * url; each made when first needed: a line with a 'WWW.' but no '/' is
+# masked as a URL only on a page with a '/' or a 'www.' elsewhere). Pages of one site repeat
+# many of their lines (navigation, contact blocks, footers, the template itself), which then
+# cost one dict lookup. A line seen once maps to `_ONCE`; it gets an entry of its own when
+# seen again. A page with few cached lines is hashed whole as before, so text that never
+# repeats pays only the look-ups. Bounded (cleared when full, like the word caches): by
+# lines, and by characters held.
 _Line = list[tuple[bytes, bool] | None]
-_ONCE: _Line = []  # (shared, never filled: an entry is a list of two)
+_ONCE: _Line = []  # (shared, never filled: an entry is a list of four)
 _LINES: dict[str, _Line] = {}
 LINE_CACHE_MAX = 16_384  # lines (seen once or cached)
 LINE_CACHE_CHARS = 2_000_000  # characters of the lines held together (~2-8 MB at most)
@@ -261,21 +263,37 @@ _skipped = 0
 _line_chars = 0
 
 
-def _mask_contacts(text: str) -> str:
+def _mask_contacts(text: str, url: bool | None = None) -> str:
     """Emails, URLs and handles replaced (`normalise`'s first three masks; numbers are matched
-    as tokens). None of them matches across whitespace, so a line is masked alike alone."""
-    if "@" not in text and "/" not in text and "www." not in text:  # (every mask's markers)
+    as tokens). None of them matches across whitespace, so a line is masked alike alone, but
+    for one decision taken on the whole text: whether the URL mask runs at all (`url`, see
+    `_url_masked`; None: decided on `text`, as `normalise` does)."""
+    if "@" not in text and (not url if url is not None else
+                            "/" not in text and "www." not in text):
         return text
-    for needles, rx, repl, marker in _MASKS[:3]:
-        if any(n in text for n in needles):
+    for i, (needles, rx, repl, marker) in enumerate(_MASKS[:3]):
+        if url if i == 1 and url is not None else any(n in text for n in needles):
             text = rx.sub(repl, text) if marker is None else _sub_runs(text, rx, repl, marker)
     return text
 
 
-def _packed(text: str, open_num: bool) -> tuple[bytes, bool]:
-    """Word hashes of the masked `text` (entered with a number open or not), packed, and
-    whether a number is open at its end."""
-    hashes, still_open = _chunks_hashes(_mask_contacts(text).split(), open_num)
+def _url_masked(text: str) -> bool:
+    """Whether `normalise` runs the URL mask on `text`: its markers ('/' or 'www.') are looked
+    for after the email mask, which may take a 'www.' away (never a '/')."""
+    if "/" in text:
+        return True
+    if "www." not in text:
+        return False
+    _, rx, repl, marker = _MASKS[0]
+    if "@" in text and marker is not None:
+        text = _sub_runs(text, rx, repl, marker)
+    return "www." in text
+
+
+def _packed(text: str, open_num: bool, url: bool | None = None) -> tuple[bytes, bool]:
+    """Word hashes of the masked `text` (entered with a number open or not; `url`: the page's
+    URL-mask decision), packed, and whether a number is open at its end."""
+    hashes, still_open = _chunks_hashes(_mask_contacts(text, url).split(), open_num)
     return array.array(_U32, hashes).tobytes(), still_open
 
 
@@ -302,6 +320,7 @@ def _masked_word_hashes(text: str) -> bytes:
         _skipped += 1
         return _packed(text, False)[0]
     _skipped = 0
+    url = _url_masked(text)
     lines = text.split("\n")
     entries = list(map(_LINES.get, lines))
     new = entries.count(None)
@@ -322,7 +341,7 @@ def _masked_word_hashes(text: str) -> bytes:
             for _ in range(min(once, PROMOTE)):
                 at = entries.index(_ONCE, at + 1)
                 if _LINES.get(lines[at]) is _ONCE:
-                    _LINES[lines[at]] = [None, None]
+                    _LINES[lines[at]] = [None, None, None, None]
         return _packed(text, False)[0]
     parts: list[bytes] = []
     open_num = False
@@ -338,18 +357,19 @@ def _masked_word_hashes(text: str) -> bytes:
                     run = i
                 continue
             if entry is _ONCE:  # seen before: an entry of its own now
-                entry = _LINES[line] = [None, None]
+                entry = _LINES[line] = [None, None, None, None]
         if run >= 0:
-            packed, open_num = _packed("\n".join(lines[run:i]), open_num)
+            packed, open_num = _packed("\n".join(lines[run:i]), open_num, url)
             parts.append(packed)
             run = -1
-        state = entry[open_num]
+        slot = open_num + 2 * url
+        state = entry[slot]
         if state is None:
-            state = entry[open_num] = _packed(lines[i], open_num)
+            state = entry[slot] = _packed(lines[i], open_num, url)
         parts.append(state[0])
         open_num = state[1]
     if run >= 0:
-        parts.append(_packed("\n".join(lines[run:]), open_num)[0])
+        parts.append(_packed("\n".join(lines[run:]), open_num, url)[0])
     return b"".join(parts)
 
 

@@ -240,6 +240,7 @@ def _multiline_texts(rng: random.Random, count: int) -> list[str]:
         "ÉTÉ été 3rd _x_", "a" * 40, "Visit hotel sporty europe gentleman travel incall",
         "7\u00a08",
         "wa.me/4915123456789", "b.c/d x", "@@ @x", "Ends open 12", ", 5 .", "+", "(7",
+        "see WWW.Example.org now", "Www.x.de", "mail www.anna@x.de", "wWw.", "a/b",
     ]
     seps = ["\n", "\n", "\n", " ", "\n\n", "\r\n", "\u2028", "\n "]
     return ["".join(rng.choice(pool) + rng.choice(seps) for _ in range(rng.randint(0, 30)))
