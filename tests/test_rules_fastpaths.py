@@ -56,6 +56,7 @@ from crawler.rules.prefilter import (
     LiteralEntry,
     SplitSet,
     _bounded,
+    _bounded_utf8,
     _literal_set,
     _selectivity,
     _split_exact,
@@ -63,6 +64,7 @@ from crawler.rules.prefilter import (
     joint_scan,
     literal_set_bound,
     nothing_in_any,
+    occurs_bounded,
     scan_literals,
     scan_literals_reference,
 )
@@ -561,6 +563,23 @@ def test_whole_word_regex_equals_the_occurrence_loop(
     text = word.join(pieces) if len(pieces) > 1 else "".join(pieces) + word
     entry = LiteralEntry(word, flags[0], flags[1], frozenset({"body"}), frozenset(), (0,))
     assert (_bounded(word, *flags).search(text) is not None) == bool(entry.find(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    word=st.one_of(st.sampled_from(["age", "a_b", "-x-", "é", "call me", "²", "ǅa", "aa", "€"]),
+                   st.text(_ANY, min_size=1, max_size=4)),
+    pieces=st.lists(st.one_of(st.sampled_from(_JOINERS), st.sampled_from(["²", "٣", "ǅ", "x", "a"]),
+                              st.text(_ANY, max_size=2)), max_size=12),
+    flags=st.sampled_from([(True, True), (True, False), (False, True)]),
+)  # fmt: skip
+def test_whole_word_search_on_utf8_equals_the_occurrence_loop(
+    word: str, pieces: list[str], flags: tuple[bool, bool]
+) -> None:
+    text = word.join(pieces) if len(pieces) > 1 else "".join(pieces) + word
+    entry = LiteralEntry(word, flags[0], flags[1], frozenset({"body"}), frozenset(), (0,))
+    search = _bounded_utf8(word.encode(), *flags).search
+    assert occurs_bounded(search, text.encode(), *flags) == bool(entry.find(text))
 
 
 @settings(max_examples=300, deadline=None)

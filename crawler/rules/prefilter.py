@@ -453,7 +453,6 @@ def scan_literals(
     single: set[int] = set()
     n = len(data)
     values = plan.values
-    text = view.text
     for index in present:
         value = values[index]
         direct = value[7]
@@ -476,14 +475,15 @@ def scan_literals(
             found.extend(entries)
             continue
         if mode == BOUNDED:
-            # one requirement for all: one regex search in C (a string occurring often inside
-            # other words costs the loop below a step per occurrence)
+            # one requirement for all: one regex search in C on the UTF-8 (a string occurring
+            # often inside other words costs the loop below a step per occurrence); ASCII
+            # neighbours are checked by the regex, a non-ASCII one here (rare)
+            first = entries[0]
             if search is None:
-                first = entries[0]
-                search = _bounded(value[1], first.word_start, first.word_end).search
+                search = _bounded_utf8(value[6], first.word_start, first.word_end).search
                 if entries is scope_check[0]:
                     scope_check[2] = search
-            if search(text) is not None:
+            if occurs_bounded(search, data, first.word_start, first.word_end):
                 found.extend(entries)
             continue
         word = value[6]
@@ -544,6 +544,48 @@ def _bounded(string: str, word_start: bool, word_end: bool) -> re.Pattern[str]:
         if len(_BOUNDED) > 50_000:
             _BOUNDED.clear()
         pattern = _BOUNDED[key] = re.compile(source)
+    return pattern
+
+
+def occurs_bounded(search: Any, data: bytes, word_start: bool, word_end: bool) -> bool:
+    """Does the string of `search` (the `search` of its `_bounded_utf8` pattern) occur in the
+    UTF-8 `data` with no word character before it (word_start) and none after it (word_end)?
+    What `LiteralEntry.find` on the decoded text says (it is not empty)."""
+    n = len(data)
+    m = search(data)
+    while m is not None:
+        i, j = m.span()
+        if (word_start and i > 0 and data[i - 1] >= 0x80 and _word_char_before(data, i)) or (
+            word_end and j < n and data[j] >= 0x80 and _word_char_at(data, j)
+        ):
+            m = search(data, i + 1)  # a non-ASCII word character next to it: look further
+            continue
+        return True
+    return False
+
+
+_BOUNDED_UTF8: dict[tuple[bytes, bool, bool], re.Pattern[bytes]] = {}
+
+
+def _bounded_utf8(word: bytes, word_start: bool, word_end: bool) -> re.Pattern[bytes]:
+    """`_bounded` on UTF-8: finds `word` (UTF-8) where no ASCII word character (exactly the
+    ASCII characters `str.isalnum()` or "_" accepts) precedes it (word_start) and none follows
+    it (word_end). A non-ASCII neighbour is let through: the caller decides it by its
+    character (`_word_char_before` / `_word_char_at`). On text that is not pure ASCII (one
+    accent or euro sign makes Python store it with 2 or 4 bytes a character), the search runs
+    over the UTF-8, about a third of the memory."""
+    key = (word, word_start, word_end)
+    pattern = _BOUNDED_UTF8.get(key)
+    if pattern is None:
+        body = re.escape(word)
+        source = (
+            body
+            + (b"(?<![0-9A-Za-z_]" + body + b")" if word_start else b"")
+            + (b"(?![0-9A-Za-z_])" if word_end else b"")
+        )
+        if len(_BOUNDED_UTF8) > 50_000:
+            _BOUNDED_UTF8.clear()
+        pattern = _BOUNDED_UTF8[key] = re.compile(source)
     return pattern
 
 
