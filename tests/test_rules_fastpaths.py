@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from crawler.errors import RuleLoadError
 from crawler.models import Document
-from crawler.rules import RuleSet, load_ruleset
+from crawler.rules import RuleSet, load_ruleset, prefilter
 from crawler.rules.condition import parse_condition
 from crawler.rules.model import RegexPattern
 from crawler.rules.normalize import (
@@ -674,3 +674,56 @@ def test_confirm_equals_each_candidate_regex_on_its_own(
         gids = set(plan.chunk_of)
         want = {g for g in gids if shipped._refs[g].pattern.regex.search(view.utf8().data)}
         assert confirm(plan, gids, view) == want
+
+
+@pytest.fixture(scope="module")
+def split_packs(tmp_path_factory: pytest.TempPathFactory) -> tuple[RuleSet, RuleSet, list[str]]:
+    """One pack whose leet set (~300 strings) is too big to be exact, loaded twice: split
+    into exact sets (as shipped) and as one set checked by the automaton (MAX_PARTS = 1)."""
+    rng = random.Random(7)
+    words = sorted({"".join(rng.choice("abcdeiost") for _ in range(rng.randint(4, 8)))
+                    for _ in range(400)})  # fmt: skip
+    rules = [
+        rule_dict(
+            id=f"t.split{i}",
+            selections={
+                "a": selection(*words[i : i + 16], scope="any", modifiers=["leet"]),
+                "b": selection(*words[i + 16 : i + 20], scope=["title", "body"]),
+            },
+            condition="near(a, b, within=3) or count(a) >= 2",
+        )
+        for i in range(0, len(words) - 20, 20)
+    ]
+    tmp = tmp_path_factory.mktemp("split")
+    split = ruleset(tmp / "split", *rules)
+    saved = prefilter.MAX_PARTS
+    prefilter.MAX_PARTS = 1
+    try:
+        whole = ruleset(tmp / "whole", *rules)
+    finally:
+        prefilter.MAX_PARTS = saved
+    return split, whole, words
+
+
+def test_split_sets_are_in_use(split_packs: tuple[RuleSet, RuleSet, list[str]]) -> None:
+    split, whole, words = split_packs
+    leet = ViewKey(leet=True)
+    assert isinstance(split._plans[leet].words, SplitSet) and split._plans[leet].exact
+    assert not isinstance(whole._plans[leet].words, SplitSet) and not whole._plans[leet].exact
+    for body in (f"x {words[0]} {words[16]} y", f"{words[1]} and {words[1]}", "nothing"):
+        doc = Document(url="https://x.test/", body=body)
+        assert split.evaluate(doc) == whole.evaluate(doc)
+        assert bool(split.evaluate(doc).indicators) == (body != "nothing")
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_evaluation_with_split_sets_equals_one_set(
+    split_packs: tuple[RuleSet, RuleSet, list[str]], data: st.DataObject
+) -> None:
+    split, whole, words = split_packs
+    leetish = [w.replace("o", "0").replace("i", "1").replace("e", "3") for w in words[:40]]
+    texts = _texts([*words[::3], *leetish])
+    doc = Document(url="https://x.test/", title=data.draw(texts), body=data.draw(texts),
+                   contact=data.draw(texts), meta=data.draw(texts))  # fmt: skip
+    assert split.evaluate(doc) == whole.evaluate(doc)
