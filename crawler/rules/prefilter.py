@@ -101,8 +101,9 @@ WordValue = tuple[
 
 # How scan_literals decides whether a string's entries for one scope occur:
 # [entries, mode, search]. mode NO_REQUIREMENT: the string occurring is enough; BOUNDED: all
-# entries share one whole-word requirement, checked by `search` (the str.search of `_bounded`,
-# compiled on first use: most strings never occur); MIXED: requirements differ (byte loop).
+# entries share one whole-word requirement, checked by `occurs_bounded` with `search` (the
+# bytes search of `_bounded_utf8`, compiled on first use: most strings never occur); MIXED:
+# requirements differ (byte loop).
 ScopeCheck = list[Any]
 NO_REQUIREMENT, BOUNDED, MIXED = 0, 1, 2
 
@@ -535,7 +536,8 @@ def _bounded(string: str, word_start: bool, word_end: bool) -> re.Pattern[str]:
     """A regex finding `string` where no word character precedes it (word_start) and none
     follows it (word_end). Python's `\\w` on str is exactly `c.isalnum() or c == "_"` (what
     `_is_word` and the byte checks decide); the string comes first, so the search runs on
-    its literal prefix, and the character before is checked by a fixed-width lookbehind."""
+    its literal prefix, and the character before is checked by a fixed-width lookbehind.
+    (The plain form of the check on text; scan_literals runs `_bounded_utf8` on the UTF-8.)"""
     key = (string, word_start, word_end)
     pattern = _BOUNDED.get(key)
     if pattern is None:
