@@ -169,6 +169,16 @@ async def test_retention_drops_dismissed_records_and_keeps_others_verifiable(
         report = await purge(store, evidence, 7)
         assert (report.hits, len(report.evidence)) == (1, 1)
         [path] = list(evidence.glob("*.warc.gz"))
+        # the writer still holds the file (it may append, rows pointing at it may be pending):
+        # not rewritten now, the offsets wait beside it
+        assert [r[3] for r in records(path) if r[0] == "response"] == [
+            b"<p>first</p>", b"<p>second</p>"]
+        assert (evidence / (path.name + ".purge")).exists()
+        assert (await verify(evidence, store)).ok
+        writer.close()  # the crawl is over: the next purge finishes the file
+        again = await purge(store, evidence, 7)
+        assert (again.hits, len(again.evidence)) == (0, 0)
+        assert not (evidence / (path.name + ".purge")).exists()
         kept = [r for r in records(path) if r[0] == "response"]
         assert [r[3] for r in kept] == [b"<p>second</p>"]
         check = await verify(evidence, store)
@@ -232,9 +242,10 @@ def test_concurrent_writers_share_fsyncs_and_every_record_verifies(tmp_path: Pat
     assert report.ok, report.problems
     assert report.records == 128 and report.files >= 2
     ref = writer.write_ref(result(url="http://127.0.0.1:9/last"))  # alone: its own fsync
-    path, durable = writer._durable
-    assert path is not None and path.name == ref["file"]
-    assert durable == ref["offset"] + ref["length"] == path.stat().st_size
+    f, durable = writer._durable
+    assert f is not None and f.path.name == ref["file"]
+    assert durable == ref["offset"] + ref["length"] == f.path.stat().st_size
+    writer.close()
 
 
 def _ids(record: bytes) -> str:
@@ -279,4 +290,89 @@ def test_non_ascii_headers_are_written_by_warcio(tmp_path: Path) -> None:
     name, _ = writer.write(fr)
     http = records(tmp_path / name)[1][2]
     assert http.get_header("Content-Disposition") == "inline; filename*=UTF-8''%C3%B1and%C3%BA.html"
+    assert verify_files(tmp_path).ok
+
+
+def test_b32_digest_is_base64_b32encode() -> None:
+    import base64
+    import random
+
+    from crawler.evidence import _b32_digest
+
+    rng = random.Random(8)
+    for n in [0, 5, 20, 20, 20, 32, 3, 40, 64]:
+        for _ in range(200):
+            digest = bytes(rng.randrange(256) for _ in range(n))
+            assert _b32_digest(digest) == base64.b32encode(digest).decode()
+    for edge in (b"\x00" * 20, b"\xff" * 20):
+        assert _b32_digest(edge) == base64.b32encode(edge).decode()
+
+
+@pytest.mark.parametrize("level", [0, 1, 2, 3, 6, 9])
+def test_gzip_members_decompress_to_their_input_at_every_level(level: int) -> None:
+    import random
+    import zlib
+
+    from crawler.evidence import _gzip
+
+    rng = random.Random(level)
+    inputs = [b"", HTML, HTML * 400, bytes(range(256)) * 40,
+              bytes(rng.randrange(256) for _ in range(70_000)),
+              b"".join(rng.choice([b"phone ", b"<div>", b"\r\n", b"\xc3\xa9"])
+                       for _ in range(9000))]
+    for data in inputs:
+        member = _gzip(data, level)
+        d = zlib.decompressobj(wbits=31)
+        assert d.decompress(member) == data
+        assert d.eof and not d.unused_data  # exactly one gzip member (CRC checked)
+
+
+def test_write_ref_fsyncs_the_file_its_manifest_and_the_new_directory_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    writer = WarcWriter(tmp_path / "ev")
+    ref = writer.write_ref(result())
+    name = ref["file"]
+    assert str(tmp_path / "ev") in synced  # the directory, once: the files' names are durable
+    assert str(tmp_path / "ev" / name) in synced
+    assert str(tmp_path / "ev" / (name + ".manifest")) in synced
+    synced.clear()
+    writer.write_ref(result(url="http://127.0.0.1:9/b"))
+    assert sorted(synced) == sorted([str(tmp_path / "ev" / name),
+                                     str(tmp_path / "ev" / (name + ".manifest"))])
+    writer.close()
+
+
+def test_rotation_keeps_the_previous_file_locked_and_closes_older_ones(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    def locked(path: Path) -> bool:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    writer = WarcWriter(tmp_path, max_bytes=10)  # every pair fills a file
+    names = [writer.write_ref(result(url=f"http://127.0.0.1:9/{i}"))["file"] for i in range(4)]
+    assert len(set(names)) == 4
+    assert [locked(tmp_path / n) for n in names] == [False, False, False, True]
+    fifth = writer.write_ref(result(url="http://127.0.0.1:9/x"))["file"]
+    assert (locked(tmp_path / names[3]), locked(tmp_path / fifth)) == (False, True)
+    writer.close()
+    assert not any(locked(p) for p in tmp_path.glob("*.warc.gz"))
     assert verify_files(tmp_path).ok
