@@ -21,7 +21,15 @@ from typing import Any
 
 from crawler.models import Document, Entity, Evaluation, FetchResult, Outcome
 from storage.base import Claim, RecordOutcome
-from storage.sqlbase import SqlBase, Tx, dumps, families_key, priority_rank, span_json
+from storage.sqlbase import (
+    SqlBase,
+    Tx,
+    dumps,
+    families_key,
+    headers_json,
+    priority_rank,
+    span_json,
+)
 
 
 class ResultsMixin(SqlBase):
@@ -226,7 +234,7 @@ def page_row(
     head = (
         result.final_url,
         result.status,
-        dumps(headers),
+        headers_json(headers),
         result.content_type,
         len(result.body),
         result.sha256,

@@ -139,6 +139,16 @@ def span_json(span: Any) -> str:
             f'"start":{start},"text":{_STR(span.text)}}}')
 
 
+def headers_json(headers: Any) -> str:
+    """`dumps(headers)` for a str -> str mapping, written out directly (the same text: keys
+    sorted, compact; anything else takes the encoder)."""
+    if type(headers) is not dict or not all(
+        type(k) is str and type(v) is str for k, v in headers.items()
+    ):
+        return dumps(headers)
+    return "{" + ",".join([f"{_STR(k)}:{_STR(v)}" for k, v in sorted(headers.items())]) + "}"
+
+
 def loads(value: str | None, default: Any) -> Any:
     if not value:
         return default

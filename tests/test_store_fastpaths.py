@@ -24,7 +24,7 @@ from crawler.errors import StoreError
 from crawler.models import Document, Entity, FetchResult, Outcome, Reason, Span
 from storage import open_store
 from storage.results import ResultsMixin
-from storage.sqlbase import dumps, span_json
+from storage.sqlbase import dumps, headers_json, span_json
 from tests.test_store import PG_URL, _with_schema, db_url, evaluation, fetched, seeds  # noqa: F401
 
 NOW = 1_700_000_000.0
@@ -193,3 +193,13 @@ def test_span_json_is_the_encoders_text(seed: int) -> None:
         assert span_json(span) == dumps(span.to_json())
     odd = Span("body", True, 2.5, "t", "c")  # type: ignore[arg-type]  # not ints: the encoder
     assert span_json(odd) == dumps(odd.to_json())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_headers_json_is_the_encoders_text(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(500):
+        headers = {_random_text(rng): _random_text(rng) for _ in range(rng.randrange(0, 9))}
+        assert headers_json(headers) == dumps(headers)
+    for odd in ({"a": 1}, {"b": None, "a": "x"}, {1: "x"}, [("a", "b")], {}):
+        assert headers_json(odd) == dumps(odd)
