@@ -71,8 +71,9 @@ async def run(pages: int) -> dict[str, Any]:
                 for claim in claims:
                     body = bodies[int(claim.url.rsplit("/", 1)[1])]
                     with clock.stage("extract"):
+                        # links=False: what Pipeline does at follow depth 0 (crawl_compare)
                         doc = extract(body, url=claim.url, content_type="text/html",
-                                      charset="utf-8")
+                                      charset="utf-8", links=False)
                     with clock.stage("entities"):
                         entities = extract_entities(doc)
                     with clock.stage("network hook"):
