@@ -342,11 +342,11 @@ class NetState:
         roots: set[int] = set()
         reps = 0  # representatives in the page's cluster (the merged clusters' together)
         if bands:
-            # every candidate with its cluster's representative count (read with it: no
-            # count query of its own afterwards)
+            # every candidate (a page sharing a band key), then one count of the
+            # representatives of the clusters matched (a count per candidate row, read with
+            # it, cost more: a template-heavy page has max_reps candidates of one cluster)
             cands = await tx.fetchall(
-                "SELECT r.cluster, r.sig, (SELECT count(*) FROM net_tmpl_reps n "
-                "WHERE n.cluster = r.cluster) AS reps FROM net_tmpl_reps r WHERE r.pkey IN "
+                "SELECT r.cluster, r.sig FROM net_tmpl_reps r WHERE r.pkey IN "
                 "(SELECT pkey FROM net_tmpl_bands WHERE bhash IN "
                 f"({','.join('?' * len(bands))}))", list(bands),
             )
@@ -356,10 +356,15 @@ class NetState:
                 others = np.frombuffer(b"".join([c["sig"] for c in cands]),
                                        dtype=np.uint32).reshape(len(cands), len(sig))
                 same = np.count_nonzero(others == sig.astype(np.uint32), axis=1)
-                counts = {int(cands[i]["cluster"]): int(cands[i]["reps"]) for i in
-                          np.flatnonzero(same >= self.threshold * len(sig)).tolist()}
-                roots.update(counts)
-                reps = sum(counts.values())
+                roots.update(int(cands[i]["cluster"]) for i in
+                             np.flatnonzero(same >= self.threshold * len(sig)).tolist())
+            if roots:
+                matched = sorted(roots)
+                row = await tx.fetchone(
+                    "SELECT count(*) AS reps FROM net_tmpl_reps WHERE cluster IN "
+                    f"({','.join('?' * len(matched))})", matched,
+                )
+                reps = int(row["reps"]) if row is not None else 0
         root = min(roots | {pkey})
         if root == pkey:  # (a backfilled page older than every cluster it matched)
             reps = 0
