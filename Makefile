@@ -36,7 +36,13 @@ demo: $(STAMP)
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	TRIAGE_ALLOW_CIDRS=127.0.0.1/32 $(BIN)/triage demo --port $(DEMO_PORT) --db $(DEMO_DB)
 
-bench: $(STAMP)
+## make bench: install the bench extra (Scrapy, the baseline crawl_compare runs beside triage), then every benchmark
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
