@@ -8,7 +8,8 @@ remaining budget is skipped and says so):
   bench/crawl_compare.py   triage vs Scrapy vs the bare aiohttp loop (+ the httpx transports)
   bench/rescan_bench.py    triage rescan pages/s per core with the shipped packs
   bench/frontier_bench.py  ingest + watched crawl (scaled down: see the constants below)
-  bench/stages_bench.py    CPU ms per page of each analysis stage (extract ... store), start-up
+  bench/stages_bench.py    CPU ms per page of each analysis stage (extract ... store), one page
+                           at a time and 16 at once; start-up costs
   bench/rules_bench.py, bench/enqueue_bench.py, bench/network_bench.py   when present (their
                            own output; each gets what is left of the budget, at most 100 s)
 Figures are quoted as ratios against the baselines run in the same command.
