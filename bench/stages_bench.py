@@ -10,10 +10,10 @@ the network state). Fetching is measured by bench/crawl_compare.py (against the 
 CPU is `time.process_time()` (this process, all threads: the store's SQLite thread included).
 
 Each figure is taken twice, each in a fresh child process with a fresh store (no cache warmed by
-the other pass): pages one at a time (every network hook
-and `record_result` is its own store transaction) and `--group` pages at once (default 16: the
-pages' hooks and records run concurrently and share transactions, as they do in a crawl with many
-fetches in flight; a 2,000-page crawl at concurrency 64 flushed 21-31 pages per transaction).
+the other pass): pages one at a time (every network hook and `record_result` is its own store
+transaction) and `--group` pages at once (default 16: the pages' hooks and records run
+concurrently and share transactions, as they do in a crawl with many fetches in flight; a
+2,000-page crawl at concurrency 64 flushed 21-31 pages per transaction).
 """
 
 from __future__ import annotations
@@ -117,7 +117,11 @@ async def run(pages: int, group: int = 1) -> dict[str, Any]:
 def _child_pass(pages: int, group: int) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--pages", str(pages),
-         "--one-pass", str(group)], check=True, capture_output=True, text=True)
+         "--one-pass", str(group)], capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise SystemExit(f"stages_bench: the pass with {group} page(s) at once failed "
+                         f"(exit {done.returncode}):\n{tail}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -131,9 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--one-pass", type=int, metavar="GROUP", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.pages < 1 or args.group < 1:
+    if min(args.pages, args.group, args.one_pass or 1) < 1:
         parser.error("--pages and --group must be at least 1")
-    if args.one_pass:  # a child: one pass, its figures as JSON on stdout
+    if args.one_pass is not None:  # a child: one pass, its figures as JSON on stdout
         print(json.dumps(asyncio.run(run(args.pages, args.one_pass))))
         return 0
     single, grouped = (_child_pass(args.pages, g) for g in (1, args.group))
