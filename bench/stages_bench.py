@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import machine
+from bench.harness import machine, run_child
 from bench.site import SiteContent
 
 
@@ -115,9 +114,8 @@ async def run(pages: int, group: int = 1) -> dict[str, Any]:
 
 
 def _child_pass(pages: int, group: int) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--pages", str(pages),
-         "--one-pass", str(group)], capture_output=True, text=True)
+    done = run_child([sys.executable, str(Path(__file__).resolve()), "--pages", str(pages),
+                      "--one-pass", str(group)], timeout_s=max(120.0, pages / 20))
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-5:])
         raise SystemExit(f"stages_bench: the pass with {group} page(s) at once failed "
